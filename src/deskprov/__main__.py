@@ -1,0 +1,3 @@
+from deskprov.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""``create_app(settings)``: the one place where everything is wired."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+
+import aiohttp
+from aiohttp import web
+
+from deskprov.appkeys import API_KEY_FAILURES, KEYRING, METRICS, SERVICES, SETTINGS
+from deskprov.db import migrate
+from deskprov.db.engine import Database, make_engine
+from deskprov.security import keyring as keyfile
+from deskprov.security.keyring import Keyring
+from deskprov.security.secretbox import SecretBox
+from deskprov.services.base import Clock, Deps, utc_now
+from deskprov.services.registry import Services
+from deskprov.settings import Settings
+from deskprov.web import api, ops
+from deskprov.web.errors import error_middleware
+from deskprov.web.limits import FailureLimiter
+from deskprov.web.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class SchemaOutdated(RuntimeError):
+    """The database is behind the code's migrations."""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = utc_now, keyring: Keyring | None = None
+) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[ops.metrics_middleware, error_middleware, api.auth_middleware],
+    )
+    app[SETTINGS] = settings
+    app[KEYRING] = keyring or keyfile.load_or_create(settings.key_file)
+    app[API_KEY_FAILURES] = FailureLimiter(limit=100, window=60)
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(partial(_services, clock=clock))
+    ops.add_routes(app)
+    api.add_routes(app)
+    return app
+
+
+async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    db = Database(make_engine(settings.database_url))
+    try:
+        if settings.is_sqlite:
+            await migrate.upgrade(db.engine)
+        elif not await migrate.is_current(db.engine):
+            raise SchemaOutdated("the database schema is not current: run `deskprov db upgrade`")
+        async with aiohttp.ClientSession() as http:
+            deps = Deps(
+                db=db,
+                box=SecretBox(app[KEYRING]),
+                settings=settings,
+                clock=clock,
+                http=http,
+            )
+            app[SERVICES] = Services.build(deps)
+            yield
+    finally:
+        await db.close()

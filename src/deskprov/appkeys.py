@@ -1,0 +1,17 @@
+"""Every ``web.AppKey`` of the application, in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from deskprov.security.keyring import Keyring
+from deskprov.services.registry import Services
+from deskprov.settings import Settings
+from deskprov.web.limits import FailureLimiter
+from deskprov.web.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+KEYRING = web.AppKey("keyring", Keyring)
+SERVICES = web.AppKey("services", Services)
+API_KEY_FAILURES = web.AppKey("api_key_failures", FailureLimiter)
+METRICS = web.AppKey("metrics", Metrics)

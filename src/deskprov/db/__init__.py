@@ -1,0 +1,1 @@
+"""SQLAlchemy models, the engine and migrations (SQLAlchemy lives here)."""

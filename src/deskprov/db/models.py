@@ -1,0 +1,199 @@
+"""Tables. Every row carries its organisation so that every query can be scoped to it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(32)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Timestamped:
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class Organisation(Timestamped, Base):
+    __tablename__ = "organisations"
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class OrgOwned(Timestamped):
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organisations.id"), index=True)
+
+
+class ApiKey(OrgOwned, Base):
+    __tablename__ = "api_keys"
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class User(OrgOwned, Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254))
+
+
+class Channel(OrgOwned, Base):
+    __tablename__ = "channels"
+    name: Mapped[str] = mapped_column(String(100))
+    phone_number: Mapped[str | None] = mapped_column(String(16))
+
+
+class Team(OrgOwned, Base):
+    __tablename__ = "teams"
+    name: Mapped[str] = mapped_column(String(100))
+    extension: Mapped[str | None] = mapped_column(String(16))
+
+
+class Queue(OrgOwned, Base):
+    __tablename__ = "queues"
+    name: Mapped[str] = mapped_column(String(100))
+    extension: Mapped[str | None] = mapped_column(String(16))
+
+
+class ProviderAccount(OrgOwned, Base):
+    __tablename__ = "provider_accounts"
+    name: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(16))
+    credentials_sealed: Mapped[str | None] = mapped_column(Text)
+
+
+class AccountOwned(OrgOwned):
+    account_id: Mapped[str] = mapped_column(ID, ForeignKey("provider_accounts.id"), index=True)
+
+
+class SipDomain(AccountOwned, Base):
+    __tablename__ = "sip_domains"
+    # A final domain (<prefix>.sip.twilio.com) is one name in the provider's namespace.
+    __table_args__ = (UniqueConstraint("provider", "prefix"),)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(63))
+    provider: Mapped[str] = mapped_column(String(16))
+
+
+class CredentialList(AccountOwned, Base):
+    __tablename__ = "credential_lists"
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class CredentialAttachment(AccountOwned, Base):
+    __tablename__ = "credential_attachments"
+    __table_args__ = (UniqueConstraint("sip_domain_id", "credential_list_id"),)
+    sip_domain_id: Mapped[str] = mapped_column(ID, ForeignKey("sip_domains.id"), index=True)
+    credential_list_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("credential_lists.id"), index=True
+    )
+
+
+class SipUser(AccountOwned, Base):
+    __tablename__ = "sip_users"
+    __table_args__ = (UniqueConstraint("account_id", "username"),)
+    username: Mapped[str] = mapped_column(String(32))
+    password_sealed: Mapped[str] = mapped_column(Text)
+    credential_list_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("credential_lists.id"), index=True
+    )
+    channel_id: Mapped[str | None] = mapped_column(ID, ForeignKey("channels.id"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ID, ForeignKey("users.id"), index=True)
+
+
+class SipExtension(AccountOwned, Base):
+    __tablename__ = "sip_extensions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "extension"),
+        Index("ix_sip_extensions_target", "target_type", "target_ref"),
+    )
+    extension: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(32))
+    subtype: Mapped[str] = mapped_column(String(24))
+    scope: Mapped[str] = mapped_column(String(24))
+    type: Mapped[str] = mapped_column(String(24))
+    # target_ref is the E.164 number for phone_number targets, else the target's id.
+    target_type: Mapped[str] = mapped_column(String(16))
+    target_ref: Mapped[str] = mapped_column(String(32))
+    owner_id: Mapped[str | None] = mapped_column(ID, ForeignKey("users.id"), index=True)
+    position: Mapped[int | None] = mapped_column(Integer)
+
+
+class ProviderPhone(AccountOwned, Base):
+    __tablename__ = "provider_phones"
+    __table_args__ = (UniqueConstraint("org_id", "phone_number"),)
+    setup_type: Mapped[str] = mapped_column(String(16))
+    phone_number: Mapped[str] = mapped_column(String(16))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    sms: Mapped[bool] = mapped_column(Boolean, default=False)
+    mms: Mapped[bool] = mapped_column(Boolean, default=False)
+    voice: Mapped[bool] = mapped_column(Boolean, default=False)
+    hosted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InventoryNumber(AccountOwned, Base):
+    __tablename__ = "number_inventory"
+    __table_args__ = (UniqueConstraint("account_id", "phone_number"),)
+    phone_number: Mapped[str] = mapped_column(String(16))
+    phone_id: Mapped[str | None] = mapped_column(ID, ForeignKey("provider_phones.id"))
+
+
+class ProvisioningUrl(AccountOwned, Base):
+    __tablename__ = "provisioning_urls"
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id"), index=True)
+    vendor: Mapped[str] = mapped_column(String(16))
+    mac: Mapped[str | None] = mapped_column(String(12))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    label: Mapped[str | None] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(16))
+
+
+class Device(OrgOwned, Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("org_id", "mac"),)
+    mac: Mapped[str] = mapped_column(String(12))
+    vendor: Mapped[str | None] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(64))
+    firmware: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(ID, ForeignKey("users.id"))
+    provisioning_url_id: Mapped[str | None] = mapped_column(ID, ForeignKey("provisioning_urls.id"))
+    last_seen: Mapped[datetime] = mapped_column(DateTime)
+    last_ip: Mapped[str | None] = mapped_column(String(64))
+    last_file: Mapped[str | None] = mapped_column(String(255))
+    last_result: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(OrgOwned, Base):
+    __tablename__ = "audit_events"
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Provider adapters: what each provider type can do, and the clients of their APIs."""

@@ -1,0 +1,139 @@
+"""Organisation-level resources: API keys, users, channels, teams, queues, provider accounts,
+devices and audit events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from deskprov.domain import rules
+from deskprov.domain.roles import RoleName
+from deskprov.schemas.common import E164, Body, Extension, Name, Text, Timestamp, View
+
+Email = Annotated[Text, StringConstraints(max_length=254, pattern=rules.EMAIL.pattern)]
+ProviderName = Literal["twilio", "meta", "whippy_phone"]
+
+
+class ApiKeyCreate(Body):
+    name: Name
+    role: RoleName
+
+
+class ApiKeyUpdate(Body):
+    name: Name | None = None
+
+
+class ApiKeyView(View):
+    id: str
+    name: str
+    role: RoleName
+    created_at: Timestamp
+    last_used_at: Timestamp | None
+
+
+class ApiKeyCreated(ApiKeyView):
+    key: str = Field(description="the key itself: shown in this response only, never again")
+
+
+class UserCreate(Body):
+    name: Name
+    email: Email
+
+
+class UserUpdate(Body):
+    name: Name | None = None
+    email: Email | None = None
+
+
+class UserView(View):
+    id: str
+    name: str
+    email: str
+    created_at: Timestamp
+
+
+class ChannelCreate(Body):
+    name: Name
+    phone_number: E164 | None = None
+
+
+class ChannelUpdate(Body):
+    name: Name | None = None
+    phone_number: E164 | None = None
+
+
+class ChannelView(View):
+    id: str
+    name: str
+    phone_number: str | None
+    created_at: Timestamp
+
+
+class GroupCreate(Body):
+    """A team or a queue."""
+
+    name: Name
+    extension: Extension | None = None
+
+
+class GroupUpdate(Body):
+    name: Name | None = None
+    extension: Extension | None = None
+
+
+class GroupView(View):
+    id: str
+    name: str
+    extension: str | None
+    created_at: Timestamp
+
+
+Credentials = dict[str, Any]
+
+
+class ProviderAccountCreate(Body):
+    name: Name
+    provider: ProviderName
+    credentials: Credentials | None = Field(
+        None,
+        description="provider-specific and write-only; twilio: account_sid and auth_token",
+    )
+
+
+class ProviderAccountUpdate(Body):
+    name: Name | None = None
+    credentials: Credentials | None = None
+
+
+class ProviderAccountView(View):
+    id: str
+    name: str
+    provider: ProviderName
+    has_credentials: bool
+    created_at: Timestamp
+
+
+class DeviceView(View):
+    id: str
+    mac: str
+    vendor: str | None
+    model: str | None
+    firmware: str | None
+    user_id: str | None
+    provisioning_url_id: str | None
+    first_seen: Timestamp
+    last_seen: Timestamp
+    last_ip: str | None
+    last_file: str | None
+    last_result: str | None
+
+
+class AuditEventView(View):
+    id: str
+    at: Timestamp
+    actor: str
+    action: str
+    target_type: str
+    target_id: str | None
+    detail: dict[str, Any]

@@ -1,0 +1,1 @@
+"""Keys, encryption at rest and API-key hashing (cryptography lives here)."""

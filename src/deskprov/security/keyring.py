@@ -1,0 +1,133 @@
+"""The key file: signing and encryption keys, each with a key id, newest first.
+
+The file is JSON, created with mode 0600 on first start::
+
+    {"signing": [{"kid": "s-...", "key": "<base64>"}], "encryption": [{"kid": "e-...", ...}]}
+
+New material is always made with the first (newest) key; older keys keep verifying and decrypting
+until they are retired.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskprov.settings import Secret
+
+log = logging.getLogger(__name__)
+
+KEY_BYTES = 32
+
+
+class KeyFileError(RuntimeError):
+    """The key file cannot be read or has an unusable shape."""
+
+
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    material: Secret[bytes]
+
+
+@dataclass(frozen=True)
+class Keyring:
+    signing: tuple[Key, ...]
+    encryption: tuple[Key, ...]
+
+    @property
+    def current_signing(self) -> Key:
+        return self.signing[0]
+
+    @property
+    def current_encryption(self) -> Key:
+        return self.encryption[0]
+
+    def signing_key(self, kid: str) -> Key | None:
+        return next((k for k in self.signing if k.kid == kid), None)
+
+    def encryption_key(self, kid: str) -> Key | None:
+        return next((k for k in self.encryption if k.kid == kid), None)
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        return cls(signing=(_new_key("s"),), encryption=(_new_key("e"),))
+
+    def rotated(self) -> Keyring:
+        """A keyring whose newest keys are fresh; the old ones stay for verifying/decrypting."""
+        return Keyring(
+            signing=(_new_key("s"), *self.signing),
+            encryption=(_new_key("e"), *self.encryption),
+        )
+
+    def to_json(self) -> str:
+        def dump(keys: tuple[Key, ...]) -> list[dict[str, str]]:
+            return [
+                {"kid": k.kid, "key": base64.b64encode(k.material.reveal()).decode()} for k in keys
+            ]
+
+        return json.dumps({"signing": dump(self.signing), "encryption": dump(self.encryption)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Keyring:
+        try:
+            data = json.loads(text)
+            signing = tuple(_load_key(k) for k in data["signing"])
+            encryption = tuple(_load_key(k) for k in data["encryption"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyFileError(f"the key file is not in the expected format: {exc}") from exc
+        if not signing or not encryption:
+            raise KeyFileError("the key file needs at least one signing and one encryption key")
+        return cls(signing=signing, encryption=encryption)
+
+
+def _new_key(kind: str) -> Key:
+    kid = f"{kind}{secrets.token_hex(3)}"
+    return Key(kid=kid, material=Secret(secrets.token_bytes(KEY_BYTES)))
+
+
+def _load_key(item: dict[str, str]) -> Key:
+    material = base64.b64decode(item["key"], validate=True)
+    if len(material) != KEY_BYTES:
+        raise ValueError(f"key {item['kid']} is not {KEY_BYTES} bytes")
+    return Key(kid=str(item["kid"]), material=Secret(material))
+
+
+def load_or_create(path: Path) -> Keyring:
+    """Read the key file, creating it (mode 0600, never overwriting) when it is absent."""
+    if not path.exists():
+        keyring = Keyring.generate()
+        try:
+            write(path, keyring, exclusive=True)
+            log.info("created key file %s", path)
+            return keyring
+        except FileExistsError:
+            pass  # another process created it first: read theirs
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("key file %s is readable by others (mode %o); use chmod 600", path, mode)
+    return Keyring.from_json(path.read_text(encoding="utf-8"))
+
+
+def write(path: Path, keyring: Keyring, *, exclusive: bool = False) -> None:
+    """Write the key file with mode 0600; replace atomically unless ``exclusive``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = keyring.to_json().encode()
+    if exclusive:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Use cases. Each public method owns its transaction; repositories never commit."""

@@ -1,0 +1,283 @@
+"""What every management service shares: dependencies, scoping, paging, audit and the generic
+read/delete half of a collection."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskprov.db.engine import Database
+from deskprov.db.models import AuditEvent, OrgOwned, ProviderAccount
+from deskprov.domain.ids import new_id
+from deskprov.domain.roles import Actor, Role
+from deskprov.errors import BadRequest, Conflict, Dependent, InUse, NotFound, Unsupported
+from deskprov.providers.base import Provider, provider_for
+from deskprov.schemas.common import Page, PageQuery, View
+from deskprov.security.secretbox import SecretBox
+from deskprov.settings import Settings
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time as naive UTC, the form stored in the database."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def iso(moment: datetime) -> str:
+    return (
+        moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if moment.microsecond
+        else (moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    )
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso(moment)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Everything a service needs, built once by the app factory."""
+
+    db: Database
+    box: SecretBox
+    settings: Settings
+    clock: Clock
+    http: Any  # aiohttp.ClientSession for provider APIs (typed loosely to keep aiohttp out)
+
+
+async def record(
+    s: AsyncSession,
+    deps: Deps,
+    org_id: str,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Add an audit event to the current transaction. ``detail`` must never hold a secret."""
+    s.add(
+        AuditEvent(
+            id=new_id("audit_event"),
+            created_at=deps.clock(),
+            org_id=org_id,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            detail=detail or {},
+        )
+    )
+
+
+# --- paging ---------------------------------------------------------------------------------
+
+
+def encode_cursor(created_at: datetime, row_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, row_id = json.loads(raw)
+        return datetime.fromisoformat(moment), str(row_id)
+    except (ValueError, TypeError, binascii.Error):
+        raise BadRequest("the cursor is malformed", fields={"cursor": "malformed"}) from None
+
+
+M = TypeVar("M", bound=OrgOwned)
+V = TypeVar("V", bound=View)
+
+
+async def fetch_page(
+    s: AsyncSession, stmt: Select[Any], model: type[M], page: PageQuery
+) -> tuple[Sequence[M], str | None]:
+    """Rows in creation order (then id) after ``page.cursor``, and the next cursor."""
+    if page.cursor:
+        moment, row_id = decode_cursor(page.cursor)
+        stmt = stmt.where(
+            or_(model.created_at > moment, and_(model.created_at == moment, model.id > row_id))
+        )
+    stmt = stmt.order_by(model.created_at, model.id).limit(page.limit + 1)
+    rows: list[M] = list((await s.scalars(stmt)).all())
+    if len(rows) <= page.limit:
+        return rows, None
+    rows = rows[: page.limit]
+    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+
+
+# --- scoping --------------------------------------------------------------------------------
+
+
+async def get_in_org(s: AsyncSession, model: type[M], org_id: str, row_id: str, kind: str) -> M:
+    row = await s.scalar(select(model).where(model.id == row_id, model.org_id == org_id))
+    if row is None:
+        raise NotFound(f"no {kind.replace('_', ' ')} {row_id}")
+    return row
+
+
+async def get_referenced(
+    s: AsyncSession, model: type[M], org_id: str, row_id: str, kind: str, field: str
+) -> M:
+    """A row named inside a request body; another organisation's id is not found, too."""
+    row = await s.scalar(select(model).where(model.id == row_id, model.org_id == org_id))
+    if row is None:
+        raise NotFound(f"no {kind.replace('_', ' ')} {row_id}", fields={field: "not found"})
+    return row
+
+
+async def count(s: AsyncSession, stmt: Select[Any]) -> int:
+    return int(await s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+
+async def ids_of(s: AsyncSession, model: type[OrgOwned], *where: Any) -> list[str]:
+    return list((await s.scalars(select(model.id).where(*where).order_by(model.id))).all())
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a request acts: an organisation, and for account resources one provider account."""
+
+    actor: Actor
+    account_id: str | None = None
+
+
+class Collection(Generic[M, V]):
+    """List, read and delete for one resource type; subclasses add create and update.
+
+    ``in_account`` resources live under ``/provider-accounts/{pa}``; ``needs_sip`` ones exist only
+    for providers that host SIP.
+    """
+
+    kind: ClassVar[str]
+    model: ClassVar[type[Any]]
+    in_account: ClassVar[bool] = False
+    needs_sip: ClassVar[bool] = False
+    read_role: ClassVar[Role] = Role.viewer
+    write_role: ClassVar[Role] = Role.admin
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    # hooks ---------------------------------------------------------------------------------
+    async def view(self, s: AsyncSession, row: M) -> V:
+        raise NotImplementedError
+
+    async def dependents(self, s: AsyncSession, row: M) -> list[Dependent]:
+        return []
+
+    # shared steps --------------------------------------------------------------------------
+    async def account(self, s: AsyncSession, scope: Scope) -> ProviderAccount:
+        """The scope's provider account, checked against the organisation and provider."""
+        assert scope.account_id is not None
+        account = await get_in_org(
+            s, ProviderAccount, scope.actor.org_id, scope.account_id, "provider_account"
+        )
+        if self.needs_sip and not provider_for(account.provider).supports_sip:
+            raise Unsupported(
+                f"{account.provider} accounts have no SIP {self.kind.replace('_', ' ')}s"
+            )
+        return account
+
+    def provider(self, account: ProviderAccount) -> Provider:
+        return provider_for(account.provider)
+
+    def scoped(self, scope: Scope) -> list[Any]:
+        where: list[Any] = [self.model.org_id == scope.actor.org_id]
+        if self.in_account:
+            where.append(self.model.account_id == scope.account_id)
+        return where
+
+    async def load(self, s: AsyncSession, scope: Scope, row_id: str) -> M:
+        if self.in_account:
+            await self.account(s, scope)
+        row: M | None = await s.scalar(
+            select(self.model).where(self.model.id == row_id, *self.scoped(scope))
+        )
+        if row is None:
+            raise NotFound(f"no {self.kind.replace('_', ' ')} {row_id}")
+        return row
+
+    def new_row(self, scope: Scope, **values: Any) -> M:
+        extra: dict[str, Any] = {"account_id": scope.account_id} if self.in_account else {}
+        row: M = self.model(
+            id=new_id(self.kind),
+            created_at=self.deps.clock(),
+            org_id=scope.actor.org_id,
+            **extra,
+            **values,
+        )
+        return row
+
+    async def audit(
+        self, s: AsyncSession, scope: Scope, action: str, row_id: str | None, **detail: Any
+    ) -> None:
+        await record(
+            s,
+            self.deps,
+            scope.actor.org_id,
+            scope.actor.label,
+            f"{self.kind}.{action}",
+            self.kind,
+            row_id,
+            detail,
+        )
+
+    async def flush(self, s: AsyncSession) -> None:
+        """Flush, turning a unique-constraint race into a clean ``409 conflict``."""
+        try:
+            await s.flush()
+        except IntegrityError as exc:
+            raise Conflict(f"this {self.kind.replace('_', ' ')} conflicts with another") from exc
+
+    # generic operations --------------------------------------------------------------------
+    async def list(self, scope: Scope, page: PageQuery) -> Page[V]:
+        scope.actor.require(self.read_role)
+        async with self.deps.db.read() as s:
+            if self.in_account:
+                await self.account(s, scope)
+            rows, next_cursor = await fetch_page(
+                s, select(self.model).where(*self.scoped(scope)), self.model, page
+            )
+            return Page[Any](items=[await self.view(s, r) for r in rows], next_cursor=next_cursor)
+
+    async def get(self, scope: Scope, row_id: str) -> V:
+        scope.actor.require(self.read_role)
+        async with self.deps.db.read() as s:
+            return await self.view(s, await self.load(s, scope, row_id))
+
+    async def delete(self, scope: Scope, row_id: str) -> None:
+        scope.actor.require(self.write_role)
+        async with self.deps.db.write() as s:
+            row = await self.load(s, scope, row_id)
+            dependents = await self.dependents(s, row)
+            if dependents:
+                raise InUse(
+                    f"this {self.kind.replace('_', ' ')} is still used by "
+                    f"{len(dependents)} other resource(s)",
+                    dependents,
+                )
+            await s.delete(row)
+            await self.audit(s, scope, "delete", row_id)
+
+
+def changed(body: Any) -> dict[str, Any]:
+    """The fields a PATCH body actually sent (an explicit null included)."""
+    return {name: getattr(body, name) for name in body.model_fields_set}
+
+
+def dependents_of(kind: str, ids: Sequence[str]) -> list[Dependent]:
+    return [Dependent(type=kind, id=i) for i in ids]

@@ -1,0 +1,236 @@
+"""Organisation-level resources: organisations, API keys, users, channels, teams, queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskprov.db.models import (
+    ApiKey,
+    Channel,
+    Organisation,
+    ProvisioningUrl,
+    Queue,
+    SipExtension,
+    SipUser,
+    Team,
+    User,
+)
+from deskprov.domain.ids import new_id
+from deskprov.domain.roles import Actor, Role
+from deskprov.errors import Conflict, Dependent, Invalid, Unauthorized
+from deskprov.schemas import organisation as schema
+from deskprov.security import apikeys
+from deskprov.services.base import (
+    Collection,
+    Deps,
+    Scope,
+    changed,
+    dependents_of,
+    ids_of,
+    iso,
+    iso_or_none,
+    record,
+)
+
+
+@dataclass(frozen=True)
+class NewOrganisation:
+    organisation_id: str
+    api_key: str
+
+
+async def create_organisation(deps: Deps, name: str) -> NewOrganisation:
+    """An organisation with its first admin API key (returned once, stored hashed)."""
+    key = apikeys.new_api_key()
+    now = deps.clock()
+    async with deps.db.write() as s:
+        org = Organisation(id=new_id("organisation"), created_at=now, name=name)
+        s.add(org)
+        await s.flush()  # no ORM relationships: insert the parent before its key
+        key_row = ApiKey(
+            id=new_id("api_key"),
+            created_at=now,
+            org_id=org.id,
+            name="first admin key",
+            role="admin",
+            digest=apikeys.digest(key),
+        )
+        s.add(key_row)
+        await s.flush()
+        await record(s, deps, org.id, "cli", "organisation.create", "organisation", org.id)
+    return NewOrganisation(organisation_id=org.id, api_key=key)
+
+
+async def authenticate(deps: Deps, key: str) -> Actor:
+    """The actor behind an API key; ``Unauthorized`` when the key is unknown."""
+    if not apikeys.looks_like_key(key):
+        raise Unauthorized("the API key is not valid")
+    async with deps.db.read() as s:
+        row = await s.scalar(select(ApiKey).where(ApiKey.digest == apikeys.digest(key)))
+    if row is None:
+        raise Unauthorized("the API key is not valid")
+    return Actor(org_id=row.org_id, key_id=row.id, role=Role.parse(row.role))
+
+
+class ApiKeys(Collection[ApiKey, schema.ApiKeyView]):
+    kind = "api_key"
+    model = ApiKey
+    read_role = Role.admin
+
+    async def view(self, s: AsyncSession, row: ApiKey) -> schema.ApiKeyView:
+        return schema.ApiKeyView(
+            id=row.id,
+            name=row.name,
+            role=row.role,
+            created_at=iso(row.created_at),
+            last_used_at=iso_or_none(row.last_used_at),
+        )
+
+    async def create(self, scope: Scope, body: schema.ApiKeyCreate) -> schema.ApiKeyCreated:
+        scope.actor.require(self.write_role)
+        key = apikeys.new_api_key()
+        async with self.deps.db.write() as s:
+            row = self.new_row(scope, name=body.name, role=body.role, digest=apikeys.digest(key))
+            s.add(row)
+            await self.flush(s)
+            await self.audit(s, scope, "create", row.id, role=body.role)
+            view = await self.view(s, row)
+        return schema.ApiKeyCreated(**view.model_dump(), key=key)
+
+    async def update(
+        self, scope: Scope, row_id: str, body: schema.ApiKeyUpdate
+    ) -> schema.ApiKeyView:
+        scope.actor.require(self.write_role)
+        async with self.deps.db.write() as s:
+            row = await self.load(s, scope, row_id)
+            if body.name is not None:
+                row.name = body.name
+            await self.audit(s, scope, "update", row.id, fields=sorted(changed(body)))
+            return await self.view(s, row)
+
+    async def dependents(self, s: AsyncSession, row: ApiKey) -> list[Dependent]:
+        if row.role == "admin":
+            admins = await s.scalar(
+                select(func.count()).where(ApiKey.org_id == row.org_id, ApiKey.role == "admin")
+            )
+            if admins == 1:
+                raise Conflict("the organisation's last admin key cannot be deleted")
+        return []
+
+
+class SimpleCollection(Collection[Any, Any]):
+    """A resource whose create and update copy the body's fields onto the row."""
+
+    view_type: ClassVar[type[Any]]
+
+    async def view(self, s: AsyncSession, row: Any) -> Any:
+        fields = {n: getattr(row, n) for n in self.view_type.model_fields if n != "created_at"}
+        return self.view_type(**fields, created_at=iso(row.created_at))
+
+    async def check(self, s: AsyncSession, scope: Scope, row: Any, fields: set[str]) -> None:
+        """Rules beyond the schema (uniqueness); raise to refuse."""
+
+    async def create(self, scope: Scope, body: Any) -> Any:
+        scope.actor.require(self.write_role)
+        async with self.deps.db.write() as s:
+            row = self.new_row(scope, **body.model_dump())
+            await self.check(s, scope, row, set(type(body).model_fields))
+            s.add(row)
+            await self.flush(s)
+            await self.audit(s, scope, "create", row.id)
+            return await self.view(s, row)
+
+    async def update(self, scope: Scope, row_id: str, body: Any) -> Any:
+        scope.actor.require(self.write_role)
+        fields = changed(body)
+        async with self.deps.db.write() as s:
+            row = await self.load(s, scope, row_id)
+            for name, value in fields.items():
+                if value is None and not self.model.__table__.c[name].nullable:
+                    raise Invalid("a required field cannot be null", fields={name: "required"})
+                setattr(row, name, value)
+            await self.check(s, scope, row, set(fields))
+            await self.flush(s)
+            await self.audit(s, scope, "update", row.id, fields=sorted(fields))
+            return await self.view(s, row)
+
+
+class Users(SimpleCollection):
+    kind = "user"
+    model = User
+    view_type = schema.UserView
+
+    async def check(self, s: AsyncSession, scope: Scope, row: Any, fields: set[str]) -> None:
+        if "email" in fields:
+            taken = await s.scalar(
+                select(User.id).where(
+                    User.org_id == row.org_id, User.email == row.email, User.id != row.id
+                )
+            )
+            if taken:
+                raise Conflict("a user with this email exists", fields={"email": "already taken"})
+
+    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
+        return [
+            *dependents_of("sip_user", await ids_of(s, SipUser, SipUser.user_id == row.id)),
+            *dependents_of(
+                "sip_extension",
+                await ids_of(
+                    s,
+                    SipExtension,
+                    SipExtension.org_id == row.org_id,
+                    (SipExtension.owner_id == row.id)
+                    | ((SipExtension.target_type == "agent") & (SipExtension.target_ref == row.id)),
+                ),
+            ),
+            *dependents_of(
+                "provisioning_url",
+                await ids_of(s, ProvisioningUrl, ProvisioningUrl.user_id == row.id),
+            ),
+        ]
+
+
+async def extensions_targeting(s: AsyncSession, target_type: str, row_id: str) -> list[Dependent]:
+    return dependents_of(
+        "sip_extension",
+        await ids_of(
+            s,
+            SipExtension,
+            SipExtension.target_type == target_type,
+            SipExtension.target_ref == row_id,
+        ),
+    )
+
+
+class Channels(SimpleCollection):
+    kind = "channel"
+    model = Channel
+    view_type = schema.ChannelView
+
+    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
+        return [
+            *dependents_of("sip_user", await ids_of(s, SipUser, SipUser.channel_id == row.id)),
+            *await extensions_targeting(s, "channel", row.id),
+        ]
+
+
+class Teams(SimpleCollection):
+    kind = "team"
+    model = Team
+    view_type = schema.GroupView
+
+    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
+        return await extensions_targeting(s, "team", row.id)
+
+
+class Queues(SimpleCollection):
+    kind = "queue"
+    model = Queue
+    view_type = schema.GroupView
+
+    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
+        return await extensions_targeting(s, "queue", row.id)

@@ -1,0 +1,46 @@
+"""Read-only records: the devices that fetched configs, and the audit trail."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskprov.db.models import AuditEvent, Device
+from deskprov.schemas import organisation as schema
+from deskprov.services.base import Collection, iso
+
+
+class Devices(Collection[Device, schema.DeviceView]):
+    kind = "device"
+    model = Device
+
+    async def view(self, s: AsyncSession, row: Device) -> schema.DeviceView:
+        return schema.DeviceView(
+            id=row.id,
+            mac=row.mac,
+            vendor=row.vendor,
+            model=row.model,
+            firmware=row.firmware,
+            user_id=row.user_id,
+            provisioning_url_id=row.provisioning_url_id,
+            first_seen=iso(row.created_at),
+            last_seen=iso(row.last_seen),
+            last_ip=row.last_ip,
+            last_file=row.last_file,
+            last_result=row.last_result,
+        )
+
+
+class AuditEvents(Collection[AuditEvent, schema.AuditEventView]):
+    kind = "audit_event"
+    model = AuditEvent
+
+    async def view(self, s: AsyncSession, row: AuditEvent) -> schema.AuditEventView:
+        return schema.AuditEventView(
+            id=row.id,
+            at=iso(row.created_at),
+            actor=row.actor,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            detail=row.detail,
+        )

@@ -1,0 +1,59 @@
+"""Every management service, built once per app from the same dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deskprov.services.accounts import (
+    CredentialAttachments,
+    CredentialLists,
+    ProviderAccounts,
+    SipDomains,
+    SipUsers,
+)
+from deskprov.services.base import Deps
+from deskprov.services.extensions import SipExtensions
+from deskprov.services.organisation import ApiKeys, Channels, Queues, Teams, Users
+from deskprov.services.phones import NumberInventory, Phones
+from deskprov.services.records import AuditEvents, Devices
+
+
+@dataclass(frozen=True)
+class Services:
+    deps: Deps
+    api_keys: ApiKeys
+    users: Users
+    channels: Channels
+    teams: Teams
+    queues: Queues
+    provider_accounts: ProviderAccounts
+    sip_domains: SipDomains
+    credential_lists: CredentialLists
+    credential_attachments: CredentialAttachments
+    sip_users: SipUsers
+    sip_extensions: SipExtensions
+    phones: Phones
+    number_inventory: NumberInventory
+    devices: Devices
+    audit_events: AuditEvents
+
+    @classmethod
+    def build(cls, deps: Deps) -> Services:
+        return cls(
+            deps=deps,
+            api_keys=ApiKeys(deps),
+            users=Users(deps),
+            channels=Channels(deps),
+            teams=Teams(deps),
+            queues=Queues(deps),
+            provider_accounts=ProviderAccounts(deps),
+            sip_domains=SipDomains(deps),
+            credential_lists=CredentialLists(deps),
+            credential_attachments=CredentialAttachments(deps),
+            sip_users=SipUsers(deps),
+            sip_extensions=SipExtensions(deps),
+            phones=Phones(deps),
+            number_inventory=NumberInventory(deps),
+            devices=Devices(deps),
+            audit_events=AuditEvents(deps),
+        )

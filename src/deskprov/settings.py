@@ -1,0 +1,85 @@
+"""Settings read from a mapping (the environment in production, a dict in tests)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Secret(Generic[T]):
+    """Holds a secret value; ``repr`` and ``str`` never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+
+    def reveal(self) -> T:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///./deskprov.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    key_file: Path = Path("./deskprov.keys")
+    whippy_sip_suffix: str = "whippy.example"
+    twilio_api_url: str = "https://api.twilio.com"
+    max_body_bytes: int = field(default=1024 * 1024)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str) -> str:
+            value = env.get(f"DESKPROV_{name}", "").strip()
+            return value or default
+
+        port_text = get("PORT", "8080")
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise SettingsError(f"DESKPROV_PORT must be a port number, not {port_text!r}")
+        host = get("HOST", "127.0.0.1")
+        port = int(port_text)
+        public_url = get("PUBLIC_URL", "") or f"http://{host}:{port}"
+        return cls(
+            database_url=get("DATABASE_URL", cls.database_url),
+            host=host,
+            port=port,
+            public_url=public_url.rstrip("/"),
+            key_file=Path(get("KEY_FILE", str(cls.key_file))),
+            whippy_sip_suffix=get("WHIPPY_SIP_SUFFIX", cls.whippy_sip_suffix).strip("."),
+            twilio_api_url=get("TWILIO_API_URL", cls.twilio_api_url).rstrip("/"),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def describe(self) -> str:
+        """A one-line summary that is safe to log (no credentials from the database URL)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url).render_as_string(hide_password=True)
+        return f"database={url} listen={self.host}:{self.port} public_url={self.public_url}"

@@ -1,0 +1,1 @@
+"""HTTP: the management API, the phone endpoint and operations (aiohttp lives here)."""

@@ -1,0 +1,299 @@
+"""The management API: endpoints declared once, served by aiohttp and described by OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from deskprov.appkeys import API_KEY_FAILURES, SERVICES
+from deskprov.domain.roles import Actor
+from deskprov.errors import RateLimited, Unauthorized
+from deskprov.schemas import account as acc
+from deskprov.schemas import organisation as org
+from deskprov.schemas.common import Page, PageQuery
+from deskprov.services.base import Collection, Scope
+from deskprov.services.organisation import authenticate
+from deskprov.services.registry import Services
+from deskprov.web.request import read_body, read_query
+
+PREFIX = "/api/v1"
+ACTOR = web.RequestKey("actor", Actor)
+
+Call = Callable[[Services, Scope, dict[str, str], Any, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # below PREFIX, aiohttp syntax: /users/{id}
+    name: str
+    summary: str
+    call: Call
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+
+
+def collection_endpoints(
+    tag: str,
+    path: str,
+    pick: Callable[[Services], Collection[Any, Any]],
+    view: type[BaseModel],
+    create: type[BaseModel] | None = None,
+    update: type[BaseModel] | None = None,
+    created: type[BaseModel] | None = None,
+    deletable: bool = True,
+) -> list[Endpoint]:
+    """The list/create/read/update/delete endpoints of one collection."""
+    item = path + "/{id}"
+    label = tag.rstrip("s").replace("-", " ")
+    endpoints = [
+        Endpoint(
+            "GET",
+            path,
+            f"{tag}.list",
+            f"List {tag.replace('-', ' ')}",
+            lambda sv, sc, p, b, q: pick(sv).list(sc, q),
+            tag,
+            query=PageQuery,
+            response=Page[view],  # type: ignore[valid-type]
+        ),
+        Endpoint(
+            "GET",
+            item,
+            f"{tag}.get",
+            f"Read a {label}",
+            lambda sv, sc, p, b, q: pick(sv).get(sc, p["id"]),
+            tag,
+            response=view,
+        ),
+    ]
+    if create is not None:
+        endpoints.append(
+            Endpoint(
+                "POST",
+                path,
+                f"{tag}.create",
+                f"Create a {label}",
+                lambda sv, sc, p, b, q: pick(sv).create(sc, b),  # type: ignore[attr-defined]
+                tag,
+                body=create,
+                response=created or view,
+                status=201,
+            )
+        )
+    if update is not None:
+        endpoints.append(
+            Endpoint(
+                "PATCH",
+                item,
+                f"{tag}.update",
+                f"Change a {label}",
+                lambda sv, sc, p, b, q: pick(sv).update(sc, p["id"], b),  # type: ignore[attr-defined]
+                tag,
+                body=update,
+                response=view,
+            )
+        )
+    if deletable:
+        endpoints.append(
+            Endpoint(
+                "DELETE",
+                item,
+                f"{tag}.delete",
+                f"Delete a {label}",
+                lambda sv, sc, p, b, q: pick(sv).delete(sc, p["id"]),
+                tag,
+                status=204,
+            )
+        )
+    return endpoints
+
+
+ACCOUNT = "/provider-accounts/{pa}"
+
+ENDPOINTS: list[Endpoint] = [
+    *collection_endpoints(
+        "api-keys",
+        "/api-keys",
+        lambda s: s.api_keys,
+        org.ApiKeyView,
+        org.ApiKeyCreate,
+        org.ApiKeyUpdate,
+        created=org.ApiKeyCreated,
+    ),
+    *collection_endpoints(
+        "users", "/users", lambda s: s.users, org.UserView, org.UserCreate, org.UserUpdate
+    ),
+    *collection_endpoints(
+        "channels",
+        "/channels",
+        lambda s: s.channels,
+        org.ChannelView,
+        org.ChannelCreate,
+        org.ChannelUpdate,
+    ),
+    *collection_endpoints(
+        "teams", "/teams", lambda s: s.teams, org.GroupView, org.GroupCreate, org.GroupUpdate
+    ),
+    *collection_endpoints(
+        "queues", "/queues", lambda s: s.queues, org.GroupView, org.GroupCreate, org.GroupUpdate
+    ),
+    *collection_endpoints(
+        "provider-accounts",
+        "/provider-accounts",
+        lambda s: s.provider_accounts,
+        org.ProviderAccountView,
+        org.ProviderAccountCreate,
+        org.ProviderAccountUpdate,
+    ),
+    *collection_endpoints(
+        "sip-domains",
+        ACCOUNT + "/sip-domains",
+        lambda s: s.sip_domains,
+        acc.SipDomainView,
+        acc.SipDomainCreate,
+        acc.SipDomainUpdate,
+    ),
+    *collection_endpoints(
+        "credential-lists",
+        ACCOUNT + "/credential-lists",
+        lambda s: s.credential_lists,
+        acc.CredentialListView,
+        acc.CredentialListCreate,
+        acc.CredentialListUpdate,
+    ),
+    *collection_endpoints(
+        "credential-attachments",
+        ACCOUNT + "/credential-attachments",
+        lambda s: s.credential_attachments,
+        acc.CredentialAttachmentView,
+        acc.CredentialAttachmentCreate,
+        acc.CredentialAttachmentUpdate,
+    ),
+    *collection_endpoints(
+        "sip-users",
+        ACCOUNT + "/sip-users",
+        lambda s: s.sip_users,
+        acc.SipUserView,
+        acc.SipUserCreate,
+        acc.SipUserUpdate,
+    ),
+    Endpoint(
+        "POST",
+        ACCOUNT + "/sip-users/{id}/reveal-password",
+        "sip-users.reveal-password",
+        "Reveal a SIP user's password (admin only, audited)",
+        lambda sv, sc, p, b, q: sv.sip_users.reveal_password(sc, p["id"]),
+        "sip-users",
+        response=acc.RevealedPassword,
+    ),
+    *collection_endpoints(
+        "sip-extensions",
+        ACCOUNT + "/sip-extensions",
+        lambda s: s.sip_extensions,
+        acc.SipExtensionView,
+        acc.SipExtensionCreate,
+        acc.SipExtensionUpdate,
+    ),
+    *collection_endpoints(
+        "phones",
+        ACCOUNT + "/phones",
+        lambda s: s.phones,
+        acc.PhoneView,
+        acc.PhoneCreate,
+        acc.PhoneUpdate,
+    ),
+    Endpoint(
+        "GET",
+        ACCOUNT + "/available-phone-numbers",
+        "available-phone-numbers.list",
+        "Search the provider for numbers to buy",
+        lambda sv, sc, p, b, q: sv.phones.available(sc, q),
+        "phones",
+        query=acc.AvailableNumbersQuery,
+        response=acc.AvailableNumbers,
+    ),
+    *collection_endpoints(
+        "number-inventory",
+        ACCOUNT + "/number-inventory",
+        lambda s: s.number_inventory,
+        acc.InventoryNumberView,
+        acc.InventoryCreate,
+        created=acc.InventoryCreated,
+    ),
+    *collection_endpoints(
+        "devices", "/devices", lambda s: s.devices, org.DeviceView, deletable=False
+    ),
+    *collection_endpoints(
+        "audit-events",
+        "/audit-events",
+        lambda s: s.audit_events,
+        org.AuditEventView,
+        deletable=False,
+    ),
+]
+
+
+def _handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        actor: Actor = request[ACTOR]
+        params = dict(request.match_info)
+        scope = Scope(actor=actor, account_id=params.get("pa"))
+        body = await read_body(request, endpoint.body) if endpoint.body else None
+        query = read_query(request, endpoint.query or _NoQuery)
+        result = await endpoint.call(request.app[SERVICES], scope, params, body, query)
+        if endpoint.status == 204:
+            return web.Response(status=204)
+        response = web.json_response(result.model_dump(mode="json"), status=endpoint.status)
+        if endpoint.status == 201:
+            new_id = getattr(result, "id", None)
+            response.headers["Location"] = f"{request.path}/{new_id}" if new_id else request.path
+        return response
+
+    handle.__name__ = endpoint.name
+    return handle
+
+
+class _NoQuery(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+def client_address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+@web.middleware
+async def auth_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Bearer API keys for the management API; failures per address are limited."""
+    if not request.path.startswith(PREFIX + "/") or request.path == PREFIX + "/openapi.json":
+        return await handler(request)
+    limiter = request.app[API_KEY_FAILURES]
+    address = client_address(request)
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        raise RateLimited("too many failed API-key attempts from this address", wait)
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    try:
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+        request[ACTOR] = await authenticate(request.app[SERVICES].deps, key.strip())
+    except Unauthorized:
+        limiter.fail(address)
+        raise
+    return await handler(request)
+
+
+def add_routes(app: web.Application) -> None:
+    for endpoint in ENDPOINTS:
+        app.router.add_route(
+            endpoint.method, PREFIX + endpoint.path, _handler(endpoint), name=endpoint.name
+        )

@@ -1,0 +1,54 @@
+"""Operations endpoints: health, metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+
+from deskprov.appkeys import METRICS, SERVICES
+from deskprov.web.openapi import build_document
+
+log = logging.getLogger(__name__)
+
+OPENAPI = web.AppKey("openapi", dict)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[SERVICES].deps.db.read() as s:
+            await s.execute(text("SELECT 1"))
+    except Exception:
+        log.exception("health check: the database does not answer")
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+    )
+
+
+async def openapi(request: web.Request) -> web.Response:
+    if OPENAPI not in request.app:
+        request.app[OPENAPI] = build_document()
+    return web.json_response(request.app[OPENAPI])
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    route = request.match_info.route.name or "unmatched"
+    request.app[METRICS].requests[(route, response.status)] += 1
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/metrics", metrics, name="metrics")
+    app.router.add_get("/api/v1/openapi.json", openapi, name="openapi")

@@ -1,0 +1,65 @@
+"""Reading a management request at the edge: JSON body and query string into typed models."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from deskprov.domain.rules import has_control_characters
+from deskprov.errors import BadRequest, Invalid
+from deskprov.web.errors import invalid_from
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _control_characters(value: Any, path: str, found: dict[str, str]) -> None:
+    """Every text in the body (keys too) that holds a control character, by field path."""
+    if isinstance(value, str):
+        if has_control_characters(value):
+            found[path or "body"] = "control characters are not allowed"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if has_control_characters(key):
+                found[where] = "control characters are not allowed"
+            _control_characters(item, where, found)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _control_characters(item, f"{path}.{i}" if path else str(i), found)
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()  # aiohttp enforces client_max_size (413)
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    found: dict[str, str] = {}
+    _control_characters(data, "", found)
+    if found:
+        raise Invalid("text may not contain control characters", fields=found)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    params: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key in params:
+            raise Invalid("a query parameter is repeated", fields={key: "given more than once"})
+        params[key] = value
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real app on a real SQLite file, and a fake Twilio on a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from deskprov.app import create_app
+from deskprov.appkeys import SERVICES
+from deskprov.db import migrate
+from deskprov.db.engine import make_engine
+from deskprov.security.keyring import Keyring
+from deskprov.services.organisation import create_organisation
+from deskprov.settings import Settings
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
+
+TWILIO_CREDENTIALS = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated database file; each test works on its own copy."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def build() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        await migrate.upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(build())
+    return path
+
+
+@pytest.fixture
+async def fake_twilio(aiohttp_server: Any) -> tuple[FakeTwilio, TestServer]:
+    fake = FakeTwilio()
+    server = await aiohttp_server(fake.app())
+    return fake, server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, migrated_db: Path, fake_twilio: Any) -> Settings:
+    db = tmp_path / "deskprov.db"
+    shutil.copy(migrated_db, db)
+    _, server = fake_twilio
+    return Settings(
+        database_url=f"sqlite+aiosqlite:///{db}",
+        public_url="http://deskprov.test",
+        key_file=tmp_path / "deskprov.keys",
+        twilio_api_url=str(server.make_url("")).rstrip("/"),
+    )
+
+
+class Api:
+    """The management API as one API key sees it; every call states the status it expects."""
+
+    def __init__(self, client: TestClient, key: str, org_id: str) -> None:
+        self.client = client
+        self.key = key
+        self.org_id = org_id
+
+    def as_key(self, key: str) -> Api:
+        return Api(self.client, key, self.org_id)
+
+    async def call(
+        self, method: str, path: str, body: Any = None, *, status: int, raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
+        resp = await self.client.request(
+            method, "/api/v1" + path, json=body if raw is None else None, data=raw,
+            headers=sent,
+        )
+        text = await resp.text()
+        assert resp.status == status, f"{method} {path}: {resp.status} {text}"
+        self.last = resp
+        if resp.content_type == "application/json":
+            return await resp.json()
+        return text
+
+    async def get(self, path: str, *, status: int = 200) -> Any:
+        return await self.call("GET", path, status=status)
+
+    async def post(self, path: str, body: Any = None, *, status: int = 201) -> Any:
+        return await self.call("POST", path, body, status=status)
+
+    async def patch(self, path: str, body: Any, *, status: int = 200) -> Any:
+        return await self.call("PATCH", path, body, status=status)
+
+    async def delete(self, path: str, *, status: int = 204) -> Any:
+        return await self.call("DELETE", path, status=status)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
+    return await aiohttp_client(create_app(settings, keyring=Keyring.generate()))
+
+
+@pytest.fixture
+async def api(client: TestClient) -> Api:
+    created = await create_organisation(client.app[SERVICES].deps, "Acme")
+    return Api(client, created.api_key, created.organisation_id)
+
+
+@pytest.fixture
+async def other_api(client: TestClient) -> Api:
+    """An admin of a second organisation on the same server."""
+    created = await create_organisation(client.app[SERVICES].deps, "Globex")
+    return Api(client, created.api_key, created.organisation_id)
+
+
+def with_settings(settings: Settings, **changes: Any) -> Settings:
+    return replace(settings, **changes)
