@@ -6,6 +6,7 @@ Auth is HTTP Basic with the account SID and auth token. Twilio answers errors as
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import Any
 
@@ -30,7 +31,8 @@ class TwilioMarket:
     ) -> None:
         self._http = http
         self._base = f"{base_url}/2010-04-01/Accounts/{account_sid}"
-        self._auth = aiohttp.BasicAuth(account_sid, auth_token)
+        token = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}"}
 
     async def search(self, area_code: str) -> list[NumberOffer]:
         data = await self._call(
@@ -69,7 +71,7 @@ class TwilioMarket:
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             async with self._http.request(
-                method, self._base + path, auth=self._auth, timeout=TIMEOUT, **kwargs
+                method, self._base + path, headers=self._headers, timeout=TIMEOUT, **kwargs
             ) as resp:
                 try:
                     body = await resp.json(content_type=None)

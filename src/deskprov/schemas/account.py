@@ -147,10 +147,17 @@ class SipExtensionUpdate(Body):
     position: Position | None = None
 
 
-class TargetView(View):
-    type: str
-    id: str | None = None
-    value: str | None = None
+class PhoneNumberTargetView(View):
+    type: Literal["phone_number"]
+    value: str
+
+
+class ResourceTargetView(View):
+    type: Literal["channel", "agent", "sip_user", "team", "queue"]
+    id: str
+
+
+TargetView = Annotated[PhoneNumberTargetView | ResourceTargetView, Field(discriminator="type")]
 
 
 class SipExtensionView(View):

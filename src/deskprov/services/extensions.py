@@ -28,10 +28,14 @@ class SipExtensions(Collection[SipExtension, schema.SipExtensionView]):
     needs_sip = True
 
     async def view(self, s: AsyncSession, row: SipExtension) -> schema.SipExtensionView:
+        target: schema.PhoneNumberTargetView | schema.ResourceTargetView
         if row.target_type == "phone_number":
-            target = schema.TargetView(type=row.target_type, value=row.target_ref)
+            target = schema.PhoneNumberTargetView(type="phone_number", value=row.target_ref)
         else:
-            target = schema.TargetView(type=row.target_type, id=row.target_ref)
+            target = schema.ResourceTargetView(
+                type=row.target_type,  # type: ignore[arg-type]
+                id=row.target_ref,
+            )
         return schema.SipExtensionView(
             id=row.id,
             extension=row.extension,

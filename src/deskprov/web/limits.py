@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 
 class FailureLimiter:
-    """Blocks an address that failed more than ``limit`` times within ``window`` seconds.
+    """Blocks an address once it failed ``limit`` times within ``window`` seconds: its next
+    attempt (the one over the limit) is refused.
 
     Only failures are counted, so valid traffic from a busy address is never limited. The table
     of addresses is bounded; the least recently failing addresses are forgotten first.
@@ -39,7 +40,7 @@ class FailureLimiter:
         if not stamps:
             del self._failures[address]
             return None
-        if len(stamps) <= self.limit:
+        if len(stamps) < self.limit:
             return None
         return max(1, int(stamps[0] + self.window - now + 0.999))
 

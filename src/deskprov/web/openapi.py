@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -70,7 +71,9 @@ def _operation(endpoint: Endpoint, refs: Any) -> dict[str, Any]:
     return op
 
 
+@cache
 def build_document() -> dict[str, Any]:
+    """The document (built once: it depends on the code only)."""
     wanted: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
     for e in ENDPOINTS:
         if e.body:

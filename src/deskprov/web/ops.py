@@ -13,9 +13,6 @@ from deskprov.web.openapi import build_document
 
 log = logging.getLogger(__name__)
 
-OPENAPI = web.AppKey("openapi", dict)
-
-
 async def healthz(request: web.Request) -> web.Response:
     try:
         async with request.app[SERVICES].deps.db.read() as s:
@@ -33,9 +30,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    if OPENAPI not in request.app:
-        request.app[OPENAPI] = build_document()
-    return web.json_response(request.app[OPENAPI])
+    return web.json_response(build_document())
 
 
 @web.middleware
