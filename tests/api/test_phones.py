@@ -32,8 +32,7 @@ async def test_twilio_search_and_buy(api: Api, fake_twilio: Any) -> None:
     assert err["error"]["code"] == "conflict"
 
 
-async def test_twilio_refusal_saves_nothing(api: Api, fake_twilio: Any) -> None:
-    fake, _ = fake_twilio
+async def test_twilio_refusal_saves_nothing(api: Api) -> None:
     pa = (await make_account(api))["id"]
     err = await api.post(f"/provider-accounts/{pa}/phones",
                          {"setup_type": "bought", "phone_number": "+14155559999"}, status=502)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deskprov.security import apikeys, keyring
-from deskprov.security.keyring import Keyring, KeyFileError
+from deskprov.security.keyring import KeyFileError, Keyring
 from deskprov.security.secretbox import SecretBox, SecretBoxError
 from deskprov.settings import Secret
 

@@ -188,7 +188,8 @@ class Collection(Generic[M, V]):
         )
         if self.needs_sip and not provider_for(account.provider).supports_sip:
             raise Unsupported(
-                f"{account.provider} accounts have no SIP {self.kind.replace('_', ' ')}s"
+                f"{account.provider} accounts do not support SIP, so they have no "
+                f"{self.kind.replace('_', ' ')}s"
             )
         return account
 
