@@ -69,12 +69,21 @@ class Api:
         return Api(self.client, key, self.org_id)
 
     async def call(
-        self, method: str, path: str, body: Any = None, *, status: int, raw: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        status: int,
+        raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
         sent = {"Authorization": f"Bearer {self.key}", **(headers or {})}
         resp = await self.client.request(
-            method, "/api/v1" + path, json=body if raw is None else None, data=raw,
+            method,
+            "/api/v1" + path,
+            json=body if raw is None else None,
+            data=raw,
             headers=sent,
         )
         text = await resp.text()

@@ -16,8 +16,9 @@ def _next() -> int:
 
 async def make_user(api: Api, **overrides: Any) -> Any:
     n = _next()
-    return await api.post("/users", {"name": f"User {n}", "email": f"user{n}@example.com",
-                                     **overrides})
+    return await api.post(
+        "/users", {"name": f"User {n}", "email": f"user{n}@example.com", **overrides}
+    )
 
 
 async def make_account(api: Api, provider: str = "twilio", **overrides: Any) -> Any:
@@ -29,29 +30,45 @@ async def make_account(api: Api, provider: str = "twilio", **overrides: Any) -> 
 
 async def make_domain(api: Api, pa: str, **overrides: Any) -> Any:
     n = _next()
-    return await api.post(f"/provider-accounts/{pa}/sip-domains",
-                          {"name": f"Domain {n}", "prefix": f"acme-{n}", **overrides})
+    return await api.post(
+        f"/provider-accounts/{pa}/sip-domains",
+        {"name": f"Domain {n}", "prefix": f"acme-{n}", **overrides},
+    )
 
 
 async def make_list(api: Api, pa: str, **overrides: Any) -> Any:
-    return await api.post(f"/provider-accounts/{pa}/credential-lists",
-                          {"name": f"List {_next()}", **overrides})
+    return await api.post(
+        f"/provider-accounts/{pa}/credential-lists", {"name": f"List {_next()}", **overrides}
+    )
 
 
 async def attach(api: Api, pa: str, domain: str, cred_list: str) -> Any:
-    return await api.post(f"/provider-accounts/{pa}/credential-attachments",
-                          {"sip_domain_id": domain, "credential_list_id": cred_list})
+    return await api.post(
+        f"/provider-accounts/{pa}/credential-attachments",
+        {"sip_domain_id": domain, "credential_list_id": cred_list},
+    )
 
 
 async def make_sip_user(api: Api, pa: str, cred_list: str, **overrides: Any) -> Any:
-    body = {"username": f"sip{_next()}", "password": "Sup3rSecretPass", "credential_list_id":
-            cred_list, **overrides}
+    body = {
+        "username": f"sip{_next()}",
+        "password": "Sup3rSecretPass",
+        "credential_list_id": cred_list,
+        **overrides,
+    }
     return await api.post(f"/provider-accounts/{pa}/sip-users", body)
 
 
 async def make_extension(api: Api, pa: str, target: dict[str, Any], **overrides: Any) -> Any:
-    body = {"extension": str(100 + _next()), "label": "Key", "subtype": "start_new_call",
-            "scope": "provider_account", "type": "memory_key", "target": target, **overrides}
+    body = {
+        "extension": str(100 + _next()),
+        "label": "Key",
+        "subtype": "start_new_call",
+        "scope": "provider_account",
+        "type": "memory_key",
+        "target": target,
+        **overrides,
+    }
     return await api.post(f"/provider-accounts/{pa}/sip-extensions", body)
 
 
@@ -64,5 +81,11 @@ async def sip_setup(api: Api, provider: str = "twilio") -> dict[str, Any]:
     await attach(api, pa, domain["id"], cred_list["id"])
     user = await make_user(api)
     sip_user = await make_sip_user(api, pa, cred_list["id"], user_id=user["id"])
-    return {"pa": pa, "account": account, "domain": domain, "list": cred_list, "user": user,
-            "sip_user": sip_user}
+    return {
+        "pa": pa,
+        "account": account,
+        "domain": domain,
+        "list": cred_list,
+        "user": user,
+        "sip_user": sip_user,
+    }

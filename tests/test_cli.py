@@ -14,8 +14,13 @@ from pathlib import Path
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "deskprov", *args], env=env, cwd=cwd, capture_output=True,
-        text=True, timeout=60, check=False,
+        [sys.executable, "-m", "deskprov", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -40,8 +45,12 @@ def test_db_upgrade_org_create_and_serve(tmp_path: Path) -> None:
     assert out["api_key"] not in created.stderr
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "deskprov", "serve"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "deskprov", "serve"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         base = f"http://127.0.0.1:{env['DESKPROV_PORT']}"

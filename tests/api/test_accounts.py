@@ -41,7 +41,8 @@ async def test_sip_domain_final_domain_per_provider(api: Api) -> None:
     d2 = await make_domain(api, whippy["id"], prefix="acme")
     assert d2["domain"] == "acme.sip.whippy.example"
     err = await api.post(
-        f"/provider-accounts/{twilio['id']}/sip-domains", {"name": "x", "prefix": "acme"},
+        f"/provider-accounts/{twilio['id']}/sip-domains",
+        {"name": "x", "prefix": "acme"},
         status=409,
     )
     assert err["error"]["fields"] == {"prefix": "already taken"}
@@ -61,22 +62,30 @@ async def test_sip_domain_prefix_rules(api: Api) -> None:
 async def test_sip_domain_patch_changes_name_only(api: Api) -> None:
     pa = (await make_account(api))["id"]
     domain = await make_domain(api, pa, prefix="acme")
-    changed = await api.patch(f"/provider-accounts/{pa}/sip-domains/{domain['id']}",
-                              {"name": "Office"})
+    changed = await api.patch(
+        f"/provider-accounts/{pa}/sip-domains/{domain['id']}", {"name": "Office"}
+    )
     assert changed["name"] == "Office" and changed["prefix"] == "acme"
-    err = await api.patch(f"/provider-accounts/{pa}/sip-domains/{domain['id']}",
-                          {"prefix": "other"}, status=422)
+    err = await api.patch(
+        f"/provider-accounts/{pa}/sip-domains/{domain['id']}", {"prefix": "other"}, status=422
+    )
     assert err["error"]["fields"] == {"prefix": "unknown field"}
 
 
 async def test_meta_accounts_have_no_sip(api: Api) -> None:
     pa = (await make_account(api, "meta"))["id"]
-    for sub in ("sip-domains", "credential-lists", "sip-users", "sip-extensions",
-                "credential-attachments"):
+    for sub in (
+        "sip-domains",
+        "credential-lists",
+        "sip-users",
+        "sip-extensions",
+        "credential-attachments",
+    ):
         err = await api.get(f"/provider-accounts/{pa}/{sub}", status=422)
         assert err["error"]["code"] == "unsupported_by_provider"
-    err = await api.post(f"/provider-accounts/{pa}/sip-domains", {"name": "x", "prefix": "x"},
-                         status=422)
+    err = await api.post(
+        f"/provider-accounts/{pa}/sip-domains", {"name": "x", "prefix": "x"}, status=422
+    )
     assert err["error"]["code"] == "unsupported_by_provider"
 
 
@@ -87,23 +96,27 @@ async def test_attachments(api: Api) -> None:
     cred_list = await make_list(api, pa)
     att = await attach(api, pa, domain["id"], cred_list["id"])
     assert att["id"].startswith("ca_")
-    err = await api.post(f"/provider-accounts/{pa}/credential-attachments",
-                         {"sip_domain_id": domain["id"], "credential_list_id": cred_list["id"]},
-                         status=409)
+    err = await api.post(
+        f"/provider-accounts/{pa}/credential-attachments",
+        {"sip_domain_id": domain["id"], "credential_list_id": cred_list["id"]},
+        status=409,
+    )
     assert err["error"]["code"] == "conflict"
-    moved = await api.patch(f"/provider-accounts/{pa}/credential-attachments/{att['id']}",
-                            {"sip_domain_id": other_domain["id"]})
+    moved = await api.patch(
+        f"/provider-accounts/{pa}/credential-attachments/{att['id']}",
+        {"sip_domain_id": other_domain["id"]},
+    )
     assert moved["sip_domain_id"] == other_domain["id"]
 
     # Both ends must belong to this provider account.
     pa2 = (await make_account(api))["id"]
     foreign_list = await make_list(api, pa2)
-    err = await api.post(f"/provider-accounts/{pa}/credential-attachments",
-                         {"sip_domain_id": domain["id"],
-                          "credential_list_id": foreign_list["id"]}, status=422)
-    assert err["error"]["fields"] == {
-        "credential_list_id": "belongs to another provider account"
-    }
+    err = await api.post(
+        f"/provider-accounts/{pa}/credential-attachments",
+        {"sip_domain_id": domain["id"], "credential_list_id": foreign_list["id"]},
+        status=422,
+    )
+    assert err["error"]["fields"] == {"credential_list_id": "belongs to another provider account"}
 
 
 async def test_in_use_deletes_name_every_dependent(api: Api) -> None:
@@ -111,22 +124,28 @@ async def test_in_use_deletes_name_every_dependent(api: Api) -> None:
     pa = s["pa"]
     att_id = (await api.get(f"/provider-accounts/{pa}/credential-attachments"))["items"][0]["id"]
 
-    err = await api.delete(f"/provider-accounts/{pa}/sip-domains/{s['domain']['id']}",
-                           status=409)
+    err = await api.delete(f"/provider-accounts/{pa}/sip-domains/{s['domain']['id']}", status=409)
     assert err["error"]["code"] == "in_use"
     assert err["error"]["dependents"] == [{"type": "credential_attachment", "id": att_id}]
 
-    err = await api.delete(f"/provider-accounts/{pa}/credential-lists/{s['list']['id']}",
-                           status=409)
+    err = await api.delete(
+        f"/provider-accounts/{pa}/credential-lists/{s['list']['id']}", status=409
+    )
     assert sorted(d["type"] for d in err["error"]["dependents"]) == [
-        "credential_attachment", "sip_user"]
+        "credential_attachment",
+        "sip_user",
+    ]
 
     err = await api.delete(f"/users/{s['user']['id']}", status=409)
     assert err["error"]["dependents"] == [{"type": "sip_user", "id": s["sip_user"]["id"]}]
 
     err = await api.delete(f"/provider-accounts/{pa}", status=409)
     assert {d["type"] for d in err["error"]["dependents"]} >= {
-        "sip_domain", "credential_list", "credential_attachment", "sip_user"}
+        "sip_domain",
+        "credential_list",
+        "credential_attachment",
+        "sip_user",
+    }
 
     # Nothing changed: everything is still readable.
     await api.get(f"/provider-accounts/{pa}/sip-domains/{s['domain']['id']}")

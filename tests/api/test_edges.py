@@ -15,11 +15,13 @@ from tests.conftest import Api
 from tests.factories import make_account
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe",
-                                 b'{"name": NaN}'])
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe", b'{"name": NaN}']
+)
 async def test_body_must_be_a_json_object(api: Api, raw: bytes) -> None:
-    err = await api.call("POST", "/users", raw=raw, status=400,
-                         headers={"Content-Type": "application/json"})
+    err = await api.call(
+        "POST", "/users", raw=raw, status=400, headers={"Content-Type": "application/json"}
+    )
     assert err["error"]["code"] == "bad_request"
     assert (await api.get("/users"))["items"] == []
 
@@ -27,40 +29,54 @@ async def test_body_must_be_a_json_object(api: Api, raw: bytes) -> None:
 async def test_body_over_one_mebibyte_is_413(api: Api) -> None:
     big = b'{"name": "' + b"x" * (1024 * 1024) + b'", "email": "a@example.com"}'
     resp = await api.client.post(
-        "/api/v1/users", data=io.BytesIO(big),
-        headers={"Authorization": f"Bearer {api.key}", "Content-Type": "application/json",
-                 "Content-Length": str(len(big))},
+        "/api/v1/users",
+        data=io.BytesIO(big),
+        headers={
+            "Authorization": f"Bearer {api.key}",
+            "Content-Type": "application/json",
+            "Content-Length": str(len(big)),
+        },
     )
     assert resp.status == 413
     assert (await resp.json())["error"]["code"] == "payload_too_large"
     assert (await api.get("/users"))["items"] == []
 
 
-@pytest.mark.parametrize("bad", ["Alice\nBob", "tab\there", "nul\x00", "cr\r", "del\x7f",
-                                 "c1\x85"])
+@pytest.mark.parametrize("bad", ["Alice\nBob", "tab\there", "nul\x00", "cr\r", "del\x7f", "c1\x85"])
 async def test_control_characters_are_refused(api: Api, bad: str) -> None:
     err = await api.post("/users", {"name": bad, "email": "a@example.com"}, status=422)
     assert err["error"]["fields"] == {"name": "control characters are not allowed"}
     account = await make_account(api)
-    err = await api.patch(f"/provider-accounts/{account['id']}",
-                          {"credentials": {"account_sid": "AC" + "0" * 32, "auth_token": bad}},
-                          status=422)
+    err = await api.patch(
+        f"/provider-accounts/{account['id']}",
+        {"credentials": {"account_sid": "AC" + "0" * 32, "auth_token": bad}},
+        status=422,
+    )
     assert err["error"]["fields"] == {
-        "credentials.auth_token": "control characters are not allowed"}
+        "credentials.auth_token": "control characters are not allowed"
+    }
     assert (await api.get("/users"))["items"] == []
 
 
 async def test_unknown_fields_are_refused(api: Api) -> None:
-    err = await api.post("/users", {"name": "A", "email": "a@example.com", "admin": True},
-                         status=422)
+    err = await api.post(
+        "/users", {"name": "A", "email": "a@example.com", "admin": True}, status=422
+    )
     assert err["error"]["fields"] == {"admin": "unknown field"}
 
 
 async def test_types_are_not_coerced(api: Api) -> None:
     s = await make_account(api, "whippy_phone")
-    err = await api.post(f"/provider-accounts/{s['id']}/phones",
-                         {"setup_type": "manual", "phone_number": "+14155550100",
-                          "sid": "PN" + "a" * 32, "hosted": "yes"}, status=422)
+    err = await api.post(
+        f"/provider-accounts/{s['id']}/phones",
+        {
+            "setup_type": "manual",
+            "phone_number": "+14155550100",
+            "sid": "PN" + "a" * 32,
+            "hosted": "yes",
+        },
+        status=422,
+    )
     assert "hosted" in err["error"]["fields"]
 
 
@@ -97,9 +113,12 @@ async def test_openapi_document_is_valid_and_public(client: TestClient) -> None:
     schema = doc["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
     assert set(schema["required"]) == {"name", "email"}
     assert schema["additionalProperties"] is False
-    for path in ("/api/v1/provider-accounts/{pa}/sip-users/{id}/reveal-password",
-                 "/api/v1/provider-accounts/{pa}/available-phone-numbers",
-                 "/api/v1/devices", "/api/v1/audit-events"):
+    for path in (
+        "/api/v1/provider-accounts/{pa}/sip-users/{id}/reveal-password",
+        "/api/v1/provider-accounts/{pa}/available-phone-numbers",
+        "/api/v1/devices",
+        "/api/v1/audit-events",
+    ):
         assert path in doc["paths"], path
 
 

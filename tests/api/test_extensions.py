@@ -28,8 +28,13 @@ async def test_every_target_kind(api: Api) -> None:
     s = await sip_setup(api)
     for i, (kind, target) in enumerate((await targets(api, s)).items()):
         ext = await make_extension(
-            api, s["pa"], target, extension=f"{10 + i}", label=f"Key {kind}",
-            subtype="blind_transfer" if i % 2 else "start_new_call", position=i + 1,
+            api,
+            s["pa"],
+            target,
+            extension=f"{10 + i}",
+            label=f"Key {kind}",
+            subtype="blind_transfer" if i % 2 else "start_new_call",
+            position=i + 1,
         )
         assert ext["id"].startswith("ex_")
         assert ext["target"] == target
@@ -41,19 +46,27 @@ async def test_user_scope_needs_an_owner(api: Api) -> None:
     s = await sip_setup(api)
     target = {"type": "phone_number", "value": "+14155550199"}
     path = f"/provider-accounts/{s['pa']}/sip-extensions"
-    body = {"extension": "77", "label": "Mine", "subtype": "start_new_call", "scope": "user",
-            "type": "memory_key", "target": target}
+    body = {
+        "extension": "77",
+        "label": "Mine",
+        "subtype": "start_new_call",
+        "scope": "user",
+        "type": "memory_key",
+        "target": target,
+    }
     err = await api.post(path, body, status=422)
     assert err["error"]["fields"] == {"owner_id": "required"}
     ext = await api.post(path, {**body, "owner_id": s["user"]["id"]})
     assert ext["owner_id"] == s["user"]["id"]
     err = await api.patch(f"{path}/{ext['id']}", {"owner_id": None}, status=422)
     assert err["error"]["fields"] == {"owner_id": "required"}
-    moved = await api.patch(f"{path}/{ext['id']}", {"scope": "provider_account",
-                                                     "owner_id": None})
+    moved = await api.patch(f"{path}/{ext['id']}", {"scope": "provider_account", "owner_id": None})
     assert moved["scope"] == "provider_account" and moved["owner_id"] is None
-    err = await api.post(path, {**body, "extension": "78", "scope": "provider_account",
-                                "owner_id": s["user"]["id"]}, status=422)
+    err = await api.post(
+        path,
+        {**body, "extension": "78", "scope": "provider_account", "owner_id": s["user"]["id"]},
+        status=422,
+    )
     assert "owner_id" in err["error"]["fields"]
 
 
@@ -76,9 +89,15 @@ async def test_user_scope_needs_an_owner(api: Api) -> None:
 )
 async def test_field_rules(api: Api, change: dict[str, Any], field: str) -> None:
     s = await sip_setup(api)
-    body = {"extension": "55", "label": "Key", "subtype": "start_new_call",
-            "scope": "provider_account", "type": "memory_key",
-            "target": {"type": "phone_number", "value": "+14155550199"}, **change}
+    body = {
+        "extension": "55",
+        "label": "Key",
+        "subtype": "start_new_call",
+        "scope": "provider_account",
+        "type": "memory_key",
+        "target": {"type": "phone_number", "value": "+14155550199"},
+        **change,
+    }
     err = await api.post(f"/provider-accounts/{s['pa']}/sip-extensions", body, status=422)
     assert field in err["error"]["fields"], err
 
@@ -97,16 +116,27 @@ async def test_targets_must_be_dialable(api: Api) -> None:
     ):
         err = await api.post(
             f"/provider-accounts/{s['pa']}/sip-extensions",
-            {"extension": "56", "label": "Key", "subtype": "start_new_call",
-             "scope": "provider_account", "type": "memory_key", "target": target},
+            {
+                "extension": "56",
+                "label": "Key",
+                "subtype": "start_new_call",
+                "scope": "provider_account",
+                "type": "memory_key",
+                "target": target,
+            },
             status=422,
         )
         assert "target" in err["error"]["fields"], target
     err = await api.post(
         f"/provider-accounts/{s['pa']}/sip-extensions",
-        {"extension": "56", "label": "Key", "subtype": "start_new_call",
-         "scope": "provider_account", "type": "memory_key",
-         "target": {"type": "queue", "id": "qu_doesnotexist"}},
+        {
+            "extension": "56",
+            "label": "Key",
+            "subtype": "start_new_call",
+            "scope": "provider_account",
+            "type": "memory_key",
+            "target": {"type": "queue", "id": "qu_doesnotexist"},
+        },
         status=404,
     )
     assert err["error"]["fields"] == {"target.id": "not found"}
@@ -118,8 +148,14 @@ async def test_extension_unique_in_account(api: Api) -> None:
     await make_extension(api, s["pa"], target, extension="900")
     err = await api.post(
         f"/provider-accounts/{s['pa']}/sip-extensions",
-        {"extension": "900", "label": "Dup", "subtype": "start_new_call",
-         "scope": "provider_account", "type": "memory_key", "target": target},
+        {
+            "extension": "900",
+            "label": "Dup",
+            "subtype": "start_new_call",
+            "scope": "provider_account",
+            "type": "memory_key",
+            "target": target,
+        },
         status=409,
     )
     assert err["error"]["fields"] == {"extension": "already taken"}

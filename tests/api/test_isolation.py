@@ -45,9 +45,15 @@ async def test_other_organisations_ids_inside_bodies_are_not_found(
     other_user = await make_user(other_api)
     err = await api.post(
         f"/provider-accounts/{mine['pa']}/sip-extensions",
-        {"extension": "500", "label": "x", "subtype": "start_new_call", "scope": "user",
-         "type": "memory_key", "target": {"type": "agent", "id": other_user["id"]},
-         "owner_id": mine["user"]["id"]},
+        {
+            "extension": "500",
+            "label": "x",
+            "subtype": "start_new_call",
+            "scope": "user",
+            "type": "memory_key",
+            "target": {"type": "agent", "id": other_user["id"]},
+            "owner_id": mine["user"]["id"],
+        },
         status=404,
     )
     assert err["error"]["fields"] == {"target.id": "not found"}

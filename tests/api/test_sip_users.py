@@ -55,11 +55,21 @@ async def test_username_rules_and_uniqueness(api: Api) -> None:
     s = await sip_setup(api)
     path = f"/provider-accounts/{s['pa']}/sip-users"
     for bad in ("has space", "x" * 33, "ümlaut", ""):
-        err = await api.post(path, {"username": bad, "password": PASSWORD,
-                                    "credential_list_id": s["list"]["id"]}, status=422)
+        err = await api.post(
+            path,
+            {"username": bad, "password": PASSWORD, "credential_list_id": s["list"]["id"]},
+            status=422,
+        )
         assert "username" in err["error"]["fields"]
-    err = await api.post(path, {"username": s["sip_user"]["username"], "password": PASSWORD,
-                                "credential_list_id": s["list"]["id"]}, status=409)
+    err = await api.post(
+        path,
+        {
+            "username": s["sip_user"]["username"],
+            "password": PASSWORD,
+            "credential_list_id": s["list"]["id"],
+        },
+        status=409,
+    )
     assert err["error"]["fields"] == {"username": "already taken"}
 
 
@@ -81,8 +91,7 @@ async def test_password_update(api: Api) -> None:
     s = await sip_setup(api)
     item = f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}"
     await api.patch(item, {"password": "AnotherPassw0rd"})
-    assert await api.post(item + "/reveal-password", status=200) == {
-        "password": "AnotherPassw0rd"}
+    assert await api.post(item + "/reveal-password", status=200) == {"password": "AnotherPassw0rd"}
     err = await api.patch(item, {"password": "weak"}, status=422)
     assert "password" in err["error"]["fields"]
     err = await api.patch(item, {"username": "renamed"}, status=422)
@@ -94,8 +103,10 @@ async def test_password_update(api: Api) -> None:
 
 async def test_database_file_holds_no_plain_password(api: Api, settings: Settings) -> None:
     s = await sip_setup(api)
-    await api.patch(f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}",
-                    {"password": "Zebra-Lantern-42"})
+    await api.patch(
+        f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}",
+        {"password": "Zebra-Lantern-42"},
+    )
     db_path = Path(settings.database_url.split("///", 1)[1])
     # Checkpoint the WAL so every write is in the main file, then scan all files of the database.
     with sqlite3.connect(db_path) as conn:

@@ -80,17 +80,13 @@ class FakeTwilio:
             for n, info in self.stock.items()
             if n.startswith(f"+1{area}") and n not in self.bought
         ]
-        return web.json_response(
-            {"available_phone_numbers": numbers, "uri": request.path_qs}
-        )
+        return web.json_response({"available_phone_numbers": numbers, "uri": request.path_qs})
 
     async def buy(self, request: web.Request) -> web.Response:
         form = await request.post()
         number = str(form.get("PhoneNumber", ""))
         if number not in self.stock or number in self.bought:
-            return twilio_error(
-                400, 21422, f"Phone number {number} is not available for purchase"
-            )
+            return twilio_error(400, 21422, f"Phone number {number} is not available for purchase")
         sid = "PN" + secrets.token_hex(16)
         self.bought[number] = sid
         return web.json_response(

@@ -32,10 +32,7 @@ class SipExtensions(Collection[SipExtension, schema.SipExtensionView]):
         if row.target_type == "phone_number":
             target = schema.PhoneNumberTargetView(type="phone_number", value=row.target_ref)
         else:
-            target = schema.ResourceTargetView(
-                type=row.target_type,  # type: ignore[arg-type]
-                id=row.target_ref,
-            )
+            target = schema.ResourceTargetView(type=row.target_type, id=row.target_ref)
         return schema.SipExtensionView(
             id=row.id,
             extension=row.extension,

@@ -13,6 +13,7 @@ from deskprov.web.openapi import build_document
 
 log = logging.getLogger(__name__)
 
+
 async def healthz(request: web.Request) -> web.Response:
     try:
         async with request.app[SERVICES].deps.db.read() as s:
