@@ -9,7 +9,7 @@ from functools import partial
 import aiohttp
 from aiohttp import web
 
-from deskprov.appkeys import API_KEY_FAILURES, KEYRING, METRICS, SERVICES, SETTINGS
+from deskprov.appkeys import API_KEY_FAILURES, BAD_TOKENS, KEYRING, METRICS, SERVICES, SETTINGS
 from deskprov.db import migrate
 from deskprov.db.engine import Database, make_engine
 from deskprov.security import keyring as keyfile
@@ -18,7 +18,7 @@ from deskprov.security.secretbox import SecretBox
 from deskprov.services.base import Clock, Deps, utc_now
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
-from deskprov.web import api, ops
+from deskprov.web import api, ops, phone
 from deskprov.web.errors import error_middleware
 from deskprov.web.limits import FailureLimiter
 from deskprov.web.metrics import Metrics
@@ -40,10 +40,12 @@ def create_app(
     app[SETTINGS] = settings
     app[KEYRING] = keyring or keyfile.load_or_create(settings.key_file)
     app[API_KEY_FAILURES] = FailureLimiter(limit=100, window=60)
+    app[BAD_TOKENS] = FailureLimiter(limit=100, window=60)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(partial(_services, clock=clock))
     ops.add_routes(app)
     api.add_routes(app)
+    phone.add_routes(app)
     return app
 
 
@@ -62,6 +64,7 @@ async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None
                 settings=settings,
                 clock=clock,
                 http=http,
+                keyring=app[KEYRING],
             )
             app[SERVICES] = Services.build(deps)
             yield

@@ -33,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     create = org_commands.add_parser("create", help="create an organisation and its first key")
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser("demo", help="create (or reuse) a demo organisation and print its URLs")
+
+    keys = commands.add_parser("keys", help="signing and encryption keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser("rotate", help="new keys for new URLs and secrets; old ones stay")
+    retire = key_commands.add_parser("retire", help="remove an old key")
+    retire.add_argument("kid", help="the key id, as `keys list` prints it")
+    key_commands.add_parser("list", help="print the key ids, newest first")
     return parser
 
 
@@ -51,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_db_upgrade(settings))
     if args.command == "org":
         return asyncio.run(_org_create(settings, args.name, args.json))
+    if args.command == "demo":
+        return asyncio.run(_demo(settings))
+    if args.command == "keys":
+        return asyncio.run(_keys(settings, args.keys_command, getattr(args, "kid", None)))
     return 2
 
 
@@ -107,4 +120,55 @@ async def _org_create(settings: Settings, name: str, as_json: bool) -> int:
     else:
         print(f"organisation {created.organisation_id} created")
         print(f"admin API key (shown once, keep it safe): {created.api_key}")
+    return 0
+
+
+async def _demo(settings: Settings) -> int:
+    from deskprov.services.demo import demo
+    from deskprov.services.offline import offline_deps
+    from deskprov.services.registry import Services
+
+    async with offline_deps(settings) as deps:
+        result = await demo(Services.build(deps))
+    print(f"demo organisation {result.organisation_id}")
+    if result.api_key:
+        print(f"admin API key (shown once): {result.api_key}")
+    print("provisioning URLs (start `deskprov serve`, then fetch what each phone would):")
+    for url in result.urls:
+        print(f"\n{url.vendor}: {url.url}")
+        print(f"  {url.curl()}")
+    return 0
+
+
+async def _keys(settings: Settings, command: str, kid: str | None) -> int:
+    from deskprov.security import keyring as keyfile
+    from deskprov.services.keys import sealed_with
+
+    keys = keyfile.load_or_create(settings.key_file)
+    if command == "list":
+        for kind, ring in (("signing", keys.signing), ("encryption", keys.encryption)):
+            print(f"{kind}: " + ", ".join(k.kid for k in ring) + "  (newest first)")
+        return 0
+    if command == "rotate":
+        rotated = keys.rotated()
+        keyfile.write(settings.key_file, rotated)
+        print(
+            f"new signing key {rotated.current_signing.kid} and encryption key "
+            f"{rotated.current_encryption.kid}; older keys still verify and decrypt. "
+            "Restart running servers to use the new keys."
+        )
+        return 0
+    assert kid is not None
+    if keys.encryption_key(kid) is not None:
+        in_use = await sealed_with(settings, kid)
+        if in_use:
+            print(f"deskprov: {in_use} stored secret(s) are encrypted with {kid}", file=sys.stderr)
+            return 1
+    try:
+        retired = keys.retired(kid)
+    except keyfile.KeyFileError as exc:
+        print(f"deskprov: {exc}", file=sys.stderr)
+        return 1
+    keyfile.write(settings.key_file, retired)
+    print(f"retired {kid}; restart running servers. URLs signed with it no longer work.")
     return 0

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -42,6 +43,8 @@ class Timestamped:
 class Organisation(Timestamped, Base):
     __tablename__ = "organisations"
     name: Mapped[str] = mapped_column(String(100))
+    # Bumped by every change to the organisation's data: rendered configs depend on it.
+    data_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class OrgOwned(Timestamped):
@@ -188,6 +191,17 @@ class Device(OrgOwned, Base):
     last_ip: Mapped[str | None] = mapped_column(String(64))
     last_file: Mapped[str | None] = mapped_column(String(255))
     last_result: Mapped[str | None] = mapped_column(String(64))
+
+
+class DeviceUpload(OrgOwned, Base):
+    """A file a phone PUT (Polycom logs and overrides): kept, never served back."""
+
+    __tablename__ = "device_uploads"
+    __table_args__ = (UniqueConstraint("org_id", "mac", "filename"),)
+    mac: Mapped[str] = mapped_column(String(12))
+    filename: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class AuditEvent(OrgOwned, Base):

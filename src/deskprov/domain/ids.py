@@ -22,6 +22,7 @@ PREFIXES = {
     "inventory_number": "ni",
     "provisioning_url": "pu",
     "device": "dv",
+    "device_upload": "du",
     "audit_event": "ev",
 }
 

@@ -62,9 +62,19 @@ class Keyring:
     def rotated(self) -> Keyring:
         """A keyring whose newest keys are fresh; the old ones stay for verifying/decrypting."""
         return Keyring(
-            signing=(_new_key("s"), *self.signing),
-            encryption=(_new_key("e"), *self.encryption),
+            signing=(_new_key("s", self.signing), *self.signing),
+            encryption=(_new_key("e", self.encryption), *self.encryption),
         )
+
+    def retired(self, kid: str) -> Keyring:
+        """Without key ``kid``; the newest key of each kind cannot be retired."""
+        if kid in (self.current_signing.kid, self.current_encryption.kid):
+            raise KeyFileError(f"{kid} is a current key: rotate first, then retire it")
+        signing = tuple(k for k in self.signing if k.kid != kid)
+        encryption = tuple(k for k in self.encryption if k.kid != kid)
+        if len(signing) + len(encryption) == len(self.signing) + len(self.encryption):
+            raise KeyFileError(f"there is no key {kid}")
+        return Keyring(signing=signing, encryption=encryption)
 
     def to_json(self) -> str:
         def dump(keys: tuple[Key, ...]) -> list[dict[str, str]]:
@@ -87,8 +97,11 @@ class Keyring:
         return cls(signing=signing, encryption=encryption)
 
 
-def _new_key(kind: str) -> Key:
-    kid = f"{kind}{secrets.token_hex(3)}"
+def _new_key(kind: str, taken: tuple[Key, ...] = ()) -> Key:
+    """A fresh key; its id is the kind's letter and 4 hex digits (2 bytes in a URL token)."""
+    used = {k.kid for k in taken}
+    while (kid := f"{kind}{secrets.token_hex(2)}") in used:
+        pass
     return Key(kid=kid, material=Secret(secrets.token_bytes(KEY_BYTES)))
 
 

@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.engine import Database
-from deskprov.db.models import AuditEvent, OrgOwned, ProviderAccount
+from deskprov.db.models import AuditEvent, Organisation, OrgOwned, ProviderAccount
 from deskprov.domain.ids import new_id
 from deskprov.domain.roles import Actor, Role
 from deskprov.errors import BadRequest, Conflict, Dependent, InUse, NotFound, Unsupported
 from deskprov.providers.base import Provider, provider_for
 from deskprov.schemas.common import Page, PageQuery, View
+from deskprov.security.keyring import Keyring
 from deskprov.security.secretbox import SecretBox
 from deskprov.settings import Settings
 
@@ -54,6 +55,7 @@ class Deps:
     settings: Settings
     clock: Clock
     http: Any  # aiohttp.ClientSession for provider APIs (typed loosely to keep aiohttp out)
+    keyring: Keyring
 
 
 async def record(
@@ -78,6 +80,17 @@ async def record(
             target_id=target_id,
             detail=detail or {},
         )
+    )
+
+
+CHANGES = frozenset({"create", "update", "delete", "revoke"})
+
+
+async def bump_data_version(s: AsyncSession, org_id: str) -> None:
+    await s.execute(
+        update(Organisation)
+        .where(Organisation.id == org_id)
+        .values(data_version=Organisation.data_version + 1)
     )
 
 
@@ -179,6 +192,10 @@ class Collection(Generic[M, V]):
     async def dependents(self, s: AsyncSession, row: M) -> list[Dependent]:
         return []
 
+    def redact(self, scope: Scope, view: V) -> V:
+        """What this caller may see of a read (everything, unless a subclass says otherwise)."""
+        return view
+
     # shared steps --------------------------------------------------------------------------
     async def account(self, s: AsyncSession, scope: Scope) -> ProviderAccount:
         """The scope's provider account, checked against the organisation and provider."""
@@ -226,6 +243,9 @@ class Collection(Generic[M, V]):
     async def audit(
         self, s: AsyncSession, scope: Scope, action: str, row_id: str | None, **detail: Any
     ) -> None:
+        """Record the change and bump the organisation's data version (configs depend on it)."""
+        if action in CHANGES:
+            await bump_data_version(s, scope.actor.org_id)
         await record(
             s,
             self.deps,
@@ -253,12 +273,13 @@ class Collection(Generic[M, V]):
             rows, next_cursor = await fetch_page(
                 s, select(self.model).where(*self.scoped(scope)), self.model, page
             )
-            return Page[Any](items=[await self.view(s, r) for r in rows], next_cursor=next_cursor)
+            items = [self.redact(scope, await self.view(s, r)) for r in rows]
+            return Page[Any](items=items, next_cursor=next_cursor)
 
     async def get(self, scope: Scope, row_id: str) -> V:
         scope.actor.require(self.read_role)
         async with self.deps.db.read() as s:
-            return await self.view(s, await self.load(s, scope, row_id))
+            return self.redact(scope, await self.view(s, await self.load(s, scope, row_id)))
 
     async def delete(self, scope: Scope, row_id: str) -> None:
         scope.actor.require(self.write_role)

@@ -19,7 +19,9 @@ async def offline_deps(settings: Settings) -> AsyncIterator[Deps]:
     try:
         if settings.is_sqlite:
             await migrate.upgrade(db.engine)
-        box = SecretBox(keyring.load_or_create(settings.key_file))
-        yield Deps(db=db, box=box, settings=settings, clock=utc_now, http=None)
+        keys = keyring.load_or_create(settings.key_file)
+        yield Deps(
+            db=db, box=SecretBox(keys), settings=settings, clock=utc_now, http=None, keyring=keys
+        )
     finally:
         await db.close()

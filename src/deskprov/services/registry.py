@@ -14,8 +14,12 @@ from deskprov.services.accounts import (
 from deskprov.services.base import Deps
 from deskprov.services.extensions import SipExtensions
 from deskprov.services.organisation import ApiKeys, Channels, Queues, Teams, Users
+from deskprov.services.phone import PhoneService
 from deskprov.services.phones import NumberInventory, Phones
+from deskprov.services.provisioning_urls import ProvisioningUrls
 from deskprov.services.records import AuditEvents, Devices
+from deskprov.vendors.profile import load_profiles, templates_root
+from deskprov.vendors.render import Renderer
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,14 @@ class Services:
     number_inventory: NumberInventory
     devices: Devices
     audit_events: AuditEvents
+    provisioning_urls: ProvisioningUrls
+    phone: PhoneService
 
     @classmethod
-    def build(cls, deps: Deps) -> Services:
+    def build(cls, deps: Deps, renderer: Renderer | None = None) -> Services:
+        renderer = renderer or default_renderer()
+        provisioning_urls = ProvisioningUrls(deps)
+        provisioning_urls.renderer = renderer
         return cls(
             deps=deps,
             api_keys=ApiKeys(deps),
@@ -56,4 +65,11 @@ class Services:
             number_inventory=NumberInventory(deps),
             devices=Devices(deps),
             audit_events=AuditEvents(deps),
+            provisioning_urls=provisioning_urls,
+            phone=PhoneService(deps, renderer),
         )
+
+
+def default_renderer() -> Renderer:
+    root = templates_root()
+    return Renderer(root, load_profiles(root))

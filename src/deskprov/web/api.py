@@ -14,6 +14,7 @@ from deskprov.domain.roles import Actor
 from deskprov.errors import RateLimited, Unauthorized
 from deskprov.schemas import account as acc
 from deskprov.schemas import organisation as org
+from deskprov.schemas import provisioning as prov
 from deskprov.schemas.common import Page, PageQuery
 from deskprov.services.base import Collection, Scope
 from deskprov.services.organisation import authenticate
@@ -227,6 +228,23 @@ ENDPOINTS: list[Endpoint] = [
         acc.InventoryNumberView,
         acc.InventoryCreate,
         created=acc.InventoryCreated,
+    ),
+    *collection_endpoints(
+        "provisioning-urls",
+        ACCOUNT + "/provisioning-urls",
+        lambda s: s.provisioning_urls,
+        prov.ProvisioningUrlView,
+        prov.ProvisioningUrlCreate,
+    ),
+    Endpoint(
+        "GET",
+        ACCOUNT + "/provisioning-urls/{id}/preview",
+        "provisioning-urls.preview",
+        "The exact file a phone would get (passwords masked unless reveal=true, admin, audited)",
+        lambda sv, sc, p, b, q: sv.provisioning_urls.preview(sc, p["id"], q),
+        "provisioning-urls",
+        query=prov.PreviewQuery,
+        response=prov.PreviewView,
     ),
     *collection_endpoints(
         "devices", "/devices", lambda s: s.devices, org.DeviceView, deletable=False

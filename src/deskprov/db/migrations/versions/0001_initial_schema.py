@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 08:45:46.529715
+Create Date: 2026-11-26 08:57:36.241142
 """
 
 from collections.abc import Sequence
@@ -21,6 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "organisations",
         sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("data_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_organisations")),
@@ -75,6 +76,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_channels_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
+        "device_uploads",
+        sa.Column("mac", sa.String(length=12), nullable=False),
+        sa.Column("filename", sa.String(length=64), nullable=False),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_device_uploads_org_id_organisations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_device_uploads")),
+        sa.UniqueConstraint(
+            "org_id", "mac", "filename", name=op.f("uq_device_uploads_org_id_mac_filename")
+        ),
+    )
+    with op.batch_alter_table("device_uploads", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_device_uploads_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "provider_accounts",
@@ -519,6 +540,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_provider_accounts_org_id"))
 
     op.drop_table("provider_accounts")
+    with op.batch_alter_table("device_uploads", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_device_uploads_org_id"))
+
+    op.drop_table("device_uploads")
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_channels_org_id"))
 

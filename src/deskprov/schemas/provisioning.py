@@ -1,0 +1,59 @@
+"""Provisioning URLs and their preview."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from deskprov.schemas.common import Body, Id, Name, Query, Text, Timestamp, View
+
+Vendor = Literal["polycom", "yealink", "fanvil"]
+TEN_YEARS = 10 * 366 * 24 * 3600
+
+
+class ProvisioningUrlCreate(Body):
+    user_id: Id
+    vendor: Vendor
+    mac: Annotated[Text, StringConstraints(max_length=20)] | None = Field(
+        None, description="12 hex digits, any case or separators; binds the URL to one phone"
+    )
+    expires_in: Annotated[int, Field(ge=60, le=TEN_YEARS)] | None = Field(
+        None, description="seconds until the URL stops working; absent = never"
+    )
+    label: Name | None = None
+
+
+class ProvisioningUrlView(View):
+    id: str
+    url: str | None = Field(description="the URL to type into the phone; null for viewers")
+    vendor: Vendor
+    user_id: str
+    mac: str | None
+    expires_at: Timestamp | None
+    revoked: bool
+    revoked_at: Timestamp | None
+    label: str | None
+    created_at: Timestamp
+
+
+class PreviewQuery(Query):
+    file: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    reveal: bool = False
+    model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        None, description="render for this model (default: the bound phone's, else the vendor's)"
+    )
+
+
+class DroppedKey(View):
+    id: str
+    extension: str
+    label: str
+
+
+class PreviewView(View):
+    file: str
+    content_type: str
+    model: str
+    content: str = Field(description="the exact file, passwords masked unless revealed")
+    dropped_keys: list[DroppedKey] = Field(description="keys the model has no room for")

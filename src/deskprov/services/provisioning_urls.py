@@ -1,0 +1,182 @@
+"""Provisioning URLs: created for a user and a vendor, signed, revocable, previewable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskprov.db.models import CredentialAttachment, Device, ProvisioningUrl, SipUser, User
+from deskprov.domain.mac import normalise_mac
+from deskprov.domain.roles import Role
+from deskprov.errors import Invalid, NotFound
+from deskprov.schemas import provisioning as schema
+from deskprov.security import tokens
+from deskprov.security.keyring import Keyring
+from deskprov.services.base import Collection, Scope, get_referenced, iso, iso_or_none
+from deskprov.services.phone_data import phone_data
+from deskprov.vendors.layout import lay_out
+from deskprov.vendors.render import Renderer
+
+
+def token_for(row: ProvisioningUrl, keyring: Keyring) -> str:
+    return tokens.sign(
+        keyring,
+        tokens.TokenClaims(
+            url_id=row.id,
+            org_id=row.org_id,
+            vendor=row.vendor,
+            expires_at=row.expires_at,
+            key_id=row.key_id,
+        ),
+    )
+
+
+class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
+    kind = "provisioning_url"
+    model = ProvisioningUrl
+    in_account = True
+    needs_sip = True
+    write_role = Role.installer
+
+    renderer: Renderer  # set by the registry
+
+    def url(self, row: ProvisioningUrl) -> str:
+        return f"{self.deps.settings.public_url}/p/{token_for(row, self.deps.keyring)}/"
+
+    async def view(self, s: AsyncSession, row: ProvisioningUrl) -> schema.ProvisioningUrlView:
+        return self._view(row)
+
+    def _view(self, row: ProvisioningUrl) -> schema.ProvisioningUrlView:
+        return schema.ProvisioningUrlView(
+            id=row.id,
+            url=self.url(row),
+            vendor=row.vendor,
+            user_id=row.user_id,
+            mac=row.mac,
+            expires_at=iso_or_none(row.expires_at),
+            revoked=row.revoked_at is not None,
+            revoked_at=iso_or_none(row.revoked_at),
+            label=row.label,
+            created_at=iso(row.created_at),
+        )
+
+    def redact(self, scope: Scope, view: schema.ProvisioningUrlView) -> schema.ProvisioningUrlView:
+        # A URL hands out SIP passwords: viewers see that it exists, not what it is.
+        return view if scope.actor.role >= Role.installer else view.model_copy(update={"url": None})
+
+    async def check_user_has_a_line(self, s: AsyncSession, scope: Scope, user_id: str) -> None:
+        sip_users = list(
+            (
+                await s.scalars(
+                    select(SipUser.credential_list_id).where(
+                        SipUser.account_id == scope.account_id, SipUser.user_id == user_id
+                    )
+                )
+            ).all()
+        )
+        if not sip_users:
+            raise Invalid(
+                "the user owns no SIP user in this provider account: create one for them first",
+                fields={"user_id": "owns no SIP user in this provider account"},
+            )
+        attached = await s.scalar(
+            select(CredentialAttachment.id)
+            .where(CredentialAttachment.credential_list_id.in_(sip_users))
+            .limit(1)
+        )
+        if attached is None:
+            raise Invalid(
+                "none of the user's SIP users is in a credential list attached to a SIP domain: "
+                "attach the list to a domain first",
+                fields={"user_id": "no SIP user in a credential list attached to a domain"},
+            )
+
+    async def create(
+        self, scope: Scope, body: schema.ProvisioningUrlCreate
+    ) -> schema.ProvisioningUrlView:
+        scope.actor.require(self.write_role)
+        mac = None
+        if body.mac is not None:
+            mac = normalise_mac(body.mac)
+            if mac is None:
+                raise Invalid("the MAC address is not valid", fields={"mac": "12 hex digits"})
+        async with self.deps.db.write() as s:
+            await self.account(s, scope)
+            await get_referenced(s, User, scope.actor.org_id, body.user_id, "user", "user_id")
+            await self.check_user_has_a_line(s, scope, body.user_id)
+            now = self.deps.clock().replace(microsecond=0)
+            expires_at = now + timedelta(seconds=body.expires_in) if body.expires_in else None
+            row = self.new_row(
+                scope,
+                user_id=body.user_id,
+                vendor=body.vendor,
+                mac=mac,
+                expires_at=expires_at,
+                label=body.label,
+                key_id=self.deps.keyring.current_signing.kid,
+            )
+            s.add(row)
+            await self.flush(s)
+            await self.audit(s, scope, "create", row.id, vendor=body.vendor, mac=mac)
+            return self._view(row)
+
+    async def delete(self, scope: Scope, row_id: str) -> None:
+        """``DELETE`` revokes at once; the record stays for the devices that used it."""
+        scope.actor.require(self.write_role)
+        async with self.deps.db.write() as s:
+            row = await self.load(s, scope, row_id)
+            if row.revoked_at is None:
+                row.revoked_at = self.deps.clock()
+                await self.audit(s, scope, "revoke", row.id)
+
+    async def preview(
+        self, scope: Scope, row_id: str, query: schema.PreviewQuery
+    ) -> schema.PreviewView:
+        scope.actor.require(Role.admin if query.reveal else Role.installer)
+        profile = self.renderer.profiles
+        async with self.deps.db.write() as s:
+            row = await self.load(s, scope, row_id)
+            vendor = profile[row.vendor]
+            match = vendor.match_file(query.file)
+            if match is None or match.rule.serve != "render" or match.rule.template is None:
+                raise NotFound(
+                    f"a {row.vendor} phone is not served a file named {query.file}",
+                    fields={"file": "not served to this vendor's phones"},
+                )
+            model_name = query.model
+            if model_name is None and row.mac:
+                model_name = await s.scalar(
+                    select(Device.model).where(Device.org_id == row.org_id, Device.mac == row.mac)
+                )
+            model = vendor.model(model_name)
+            data = await phone_data(
+                s,
+                self.deps.box,
+                org_id=row.org_id,
+                account_id=row.account_id,
+                user_id=row.user_id,
+                whippy_suffix=self.deps.settings.whippy_sip_suffix,
+            )
+            config = lay_out(vendor.vendor, model, data, match.mac or row.mac)
+            rendered = self.renderer.render(
+                vendor,
+                match.rule.template,
+                model,
+                config,
+                self.url(row),
+                mask_passwords=not query.reveal,
+            )
+            if query.reveal:
+                await self.audit(s, scope, "reveal_preview", row.id, file=query.file)
+        return schema.PreviewView(
+            file=query.file,
+            content_type=rendered.content_type,
+            model=model.name,
+            content=rendered.body.decode("utf-8"),
+            dropped_keys=[
+                schema.DroppedKey(id=k.source_id, extension=k.extension, label=k.label)
+                for k in config.dropped
+            ],
+        )

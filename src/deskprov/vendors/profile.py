@@ -1,0 +1,162 @@
+"""Vendor profiles: the data in ``device_templates/<vendor>/profile.toml``."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+from deskprov.domain.mac import normalise_mac
+
+Serve = Literal["render", "upload", "absent"]
+
+
+def templates_root() -> Path:
+    """``device_templates``: inside the installed package, or beside ``src`` in a checkout."""
+    packaged = Path(str(files("deskprov"))) / "device_templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "device_templates"
+
+
+@dataclass(frozen=True)
+class FileRule:
+    pattern: re.Pattern[str]
+    serve: Serve
+    template: str | None = None
+    secrets: bool = False
+
+
+@dataclass(frozen=True)
+class FileMatch:
+    rule: FileRule
+    mac: str | None  # normalised, from the file name
+
+
+@dataclass(frozen=True)
+class UserAgent:
+    vendor: str
+    model: str | None
+    firmware: str | None
+    mac: str | None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    keys: int
+    max_lines: int
+    expansion_modules: int = 0
+    expansion_keys_per_module: int = 0
+    dialect: str = "default"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Profile:
+    vendor: str
+    content_type: str
+    format: Literal["xml", "cfg"]
+    default_model: str
+    files: tuple[FileRule, ...]
+    user_agents: tuple[re.Pattern[str], ...]
+    samples: tuple[dict[str, str], ...]
+    codes: dict[str, Any]
+    models: dict[str, Model]
+    model_strip: str = ""
+    model_space: str = " "
+
+    def match_file(self, name: str) -> FileMatch | None:
+        for rule in self.files:
+            found = rule.pattern.fullmatch(name)
+            if found:
+                mac_text = found.groupdict().get("mac")
+                return FileMatch(rule, normalise_mac(mac_text) if mac_text else None)
+        return None
+
+    def parse_user_agent(self, text: str) -> UserAgent | None:
+        for pattern in self.user_agents:
+            found = pattern.match(text)
+            if found:
+                groups = found.groupdict()
+                model = groups.get("model")
+                if model:
+                    for ch in self.model_strip:
+                        model = model.replace(ch, "")
+                    model = model.replace(" ", self.model_space)
+                mac = groups.get("mac")
+                return UserAgent(
+                    vendor=self.vendor,
+                    model=model,
+                    firmware=groups.get("firmware"),
+                    mac=normalise_mac(mac) if mac else None,
+                )
+        return None
+
+    def model(self, name: str | None) -> Model:
+        """The named model's row; unknown models get the ``default`` row under their own name."""
+        if name and name in self.models:
+            return self.models[name]
+        base = self.models["default"]
+        return Model(**{**base.__dict__, "name": name or self.default_model})
+
+
+def load_profile(folder: Path) -> Profile:
+    data = tomllib.loads((folder / "profile.toml").read_text(encoding="utf-8"))
+    max_lines = int(data["max_lines"])
+    rules = tuple(
+        FileRule(
+            pattern=re.compile(f["pattern"], re.IGNORECASE),
+            serve=f["serve"],
+            template=f.get("template"),
+            secrets=bool(f.get("secrets", False)),
+        )
+        for f in data["files"]
+    )
+    known = {"keys", "max_lines", "expansion_modules", "expansion_keys_per_module", "dialect"}
+    models = {
+        name: Model(
+            name=name,
+            keys=int(row["keys"]),
+            max_lines=int(row.get("max_lines", max_lines)),
+            expansion_modules=int(row.get("expansion_modules", 0)),
+            expansion_keys_per_module=int(row.get("expansion_keys_per_module", 0)),
+            dialect=str(row.get("dialect", "default")),
+            extra={k: v for k, v in row.items() if k not in known},
+        )
+        for name, row in data["models"].items()
+    }
+    return Profile(
+        vendor=data["vendor"],
+        content_type=data["content_type"],
+        format=data["format"],
+        default_model=data["default_model"],
+        files=rules,
+        user_agents=tuple(re.compile(u["pattern"], re.IGNORECASE) for u in data["user_agents"]),
+        samples=tuple(s for u in data["user_agents"] for s in u.get("samples", [])),
+        codes=dict(data.get("codes", {})),
+        models=models,
+        model_strip=data.get("model_strip", ""),
+        model_space=data.get("model_space", " "),
+    )
+
+
+def load_profiles(root: Path | None = None) -> dict[str, Profile]:
+    root = root or templates_root()
+    profiles = {}
+    for folder in sorted(p for p in root.iterdir() if (p / "profile.toml").is_file()):
+        profile = load_profile(folder)
+        profiles[profile.vendor] = profile
+    return profiles
+
+
+def identify(profiles: dict[str, Profile], user_agent: str) -> UserAgent | None:
+    """Which vendor's phone sent ``user_agent`` (model, firmware and MAC when it says)."""
+    for profile in profiles.values():
+        found = profile.parse_user_agent(user_agent)
+        if found:
+            return found
+    return None

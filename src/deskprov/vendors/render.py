@@ -1,0 +1,114 @@
+"""Rendering: jinja2 with StrictUndefined, XML autoescaped by construction, and every output
+checked the way the phone will read it before it is served."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jinja2
+from lxml import etree
+
+from deskprov.domain.config import PhoneConfig
+from deskprov.domain.rules import has_control_characters
+from deskprov.vendors.profile import Model, Profile
+
+MASK = "********"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class RenderError(RuntimeError):
+    """A template produced output that the phone could not read: a bug, never served."""
+
+
+def cfg_value(value: object) -> str:
+    """A cfg value cannot be escaped: control characters (CR, LF, ...) are removed."""
+    return _CONTROL.sub("", str(value))
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
+    )
+
+
+def check_xml(body: bytes) -> None:
+    try:
+        etree.fromstring(body, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise RenderError(f"rendered XML does not parse: {exc}") from exc
+
+
+def check_cfg(body: bytes) -> None:
+    text = body.decode("utf-8")
+    if text.startswith("\ufeff") or not text.startswith("#!version:1.0.0.1\n"):
+        raise RenderError("a cfg file must start with #!version:1.0.0.1")
+    for number, line in enumerate(text.split("\n"), 1):
+        if has_control_characters(line):
+            raise RenderError(f"line {number} holds a control character")
+        if line and not line.startswith("#") and "=" not in line:
+            raise RenderError(f"line {number} is not 'key = value'")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    body: bytes
+    content_type: str
+    config: PhoneConfig
+
+
+class Renderer:
+    def __init__(self, root: Path, profiles: dict[str, Profile]) -> None:
+        self.profiles = profiles
+        self._envs = {vendor: self._environment(root / vendor) for vendor in profiles}
+
+    @staticmethod
+    def _environment(folder: Path) -> jinja2.Environment:
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            undefined=jinja2.StrictUndefined,
+            autoescape=lambda name: bool(name and name.endswith(".xml.j2")),
+            keep_trailing_newline=True,
+            trim_blocks=False,
+            auto_reload=False,
+        )
+        env.filters["cfg"] = cfg_value
+        return env
+
+    def render(
+        self,
+        profile: Profile,
+        template: str,
+        model: Model,
+        config: PhoneConfig,
+        provisioning_url: str,
+        *,
+        mask_passwords: bool = False,
+    ) -> Rendered:
+        if mask_passwords:
+            config = replace(
+                config, lines=tuple(replace(line, password=MASK) for line in config.lines)
+            )
+        name = template.format(dialect=model.dialect)
+        text = (
+            self._envs[profile.vendor]
+            .get_template(name)
+            .render(
+                config=config,
+                codes=profile.codes,
+                model={**model.extra, **model.__dict__},
+                provisioning_url=provisioning_url,
+            )
+        )
+        body = _tidy(text).encode("utf-8")
+        if profile.format == "xml":
+            check_xml(body)
+        else:
+            check_cfg(body)
+        return Rendered(body=body, content_type=profile.content_type, config=config)
+
+
+def _tidy(text: str) -> str:
+    """No blank lines, one final newline: byte-identical output whatever the template spacing."""
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip()) + "\n"

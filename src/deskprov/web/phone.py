@@ -1,0 +1,57 @@
+"""``/p/{token}/{filename}``: what desk phones fetch. Every failure is an empty 404; only an
+address that keeps sending bad tokens is told to wait (429)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from deskprov.appkeys import BAD_TOKENS, METRICS, SERVICES
+from deskprov.services.phone import MAX_UPLOAD_BYTES, PhoneAnswer, PhoneRequest
+
+
+def _request(request: web.Request) -> PhoneRequest:
+    return PhoneRequest(
+        token=request.match_info["token"],
+        filename=request.match_info["filename"],
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        address=request.remote or "unknown",
+        if_none_match=request.headers.get("If-None-Match"),
+    )
+
+
+def _respond(request: web.Request, answer: PhoneAnswer) -> web.Response:
+    if answer.refused is not None:
+        limiter = request.app[BAD_TOKENS]
+        address = request.remote or "unknown"
+        wait = limiter.retry_after(address)
+        limiter.fail(address)
+        if wait is not None:
+            return web.Response(status=429, headers={"Retry-After": str(wait)})
+        return web.Response(status=404)
+    headers = {"Cache-Control": "no-cache"}
+    if answer.etag:
+        headers["ETag"] = answer.etag
+    if answer.status != 200:
+        return web.Response(status=answer.status, headers=headers)
+    assert answer.content_type is not None
+    headers["Content-Type"] = answer.content_type
+    request.app[METRICS].renders[answer.content_type] += 1
+    return web.Response(body=answer.body, headers=headers)
+
+
+async def fetch(request: web.Request) -> web.Response:
+    answer = await request.app[SERVICES].phone.fetch(_request(request))
+    return _respond(request, answer)
+
+
+async def upload(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
+        return web.Response(status=413)
+    body = await request.content.read(MAX_UPLOAD_BYTES + 1)
+    answer = await request.app[SERVICES].phone.upload(_request(request), body)
+    return _respond(request, answer)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/p/{token}/{filename}", fetch, name="phone.fetch")
+    app.router.add_put("/p/{token}/{filename}", upload, name="phone.upload")
