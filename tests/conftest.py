@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from deskprov.appkeys import SERVICES
 from deskprov.db import migrate
 from deskprov.db.engine import make_engine
 from deskprov.security.keyring import Keyring
+from deskprov.services.base import utc_now
 from deskprov.services.organisation import create_organisation
 from deskprov.settings import Settings
+from deskprov.web.accesslog import RedactingAccessLogger
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 TWILIO_CREDENTIALS = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}
@@ -106,9 +109,31 @@ class Api:
         return await self.call("DELETE", path, status=status)
 
 
+class Clock:
+    """The app's clock in tests: real time, moved on by hand to test expiry without sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
-    return await aiohttp_client(create_app(settings, keyring=Keyring.generate()))
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
+    app = create_app(settings, keyring=Keyring.generate(), clock=clock)
+    server = TestServer(app)
+    # Started as `deskprov serve` starts it: with the access log that redacts tokens.
+    await server.start_server(access_log_class=RedactingAccessLogger)
+    return await aiohttp_client(server)
 
 
 @pytest.fixture

@@ -89,3 +89,61 @@ async def sip_setup(api: Api, provider: str = "twilio") -> dict[str, Any]:
         "user": user,
         "sip_user": sip_user,
     }
+
+
+async def make_url(api: Api, pa: str, user_id: str, vendor: str, **overrides: Any) -> Any:
+    return await api.post(
+        f"/provider-accounts/{pa}/provisioning-urls",
+        {"user_id": user_id, "vendor": vendor, **overrides},
+    )
+
+
+async def phone_setup(api: Api) -> dict[str, Any]:
+    """sip_setup plus a colleague to watch (BLF), keys of each kind, and one URL per vendor."""
+    s = await sip_setup(api)
+    pa = s["pa"]
+    bob = await make_user(api, name="Bob Builder")
+    bob_sip = await make_sip_user(api, pa, s["list"]["id"], username="bob", user_id=bob["id"])
+    queue = await api.post("/queues", {"name": "Support", "extension": "600"})
+    s["keys"] = [
+        await make_extension(
+            api,
+            pa,
+            {"type": "sip_user", "id": bob_sip["id"]},
+            extension="101",
+            label="Bob",
+            position=1,
+        ),
+        await make_extension(
+            api,
+            pa,
+            {"type": "queue", "id": queue["id"]},
+            extension="600",
+            label="Support",
+            subtype="blind_transfer",
+            position=2,
+        ),
+        await make_extension(
+            api,
+            pa,
+            {"type": "phone_number", "value": "+14155550199"},
+            extension="900",
+            label="Mobile",
+            position=3,
+        ),
+        await make_extension(
+            api,
+            pa,
+            {"type": "phone_number", "value": "+14155550198"},
+            extension="901",
+            label="Mine",
+            scope="user",
+            owner_id=s["user"]["id"],
+            position=4,
+        ),
+    ]
+    s["bob_sip"] = bob_sip
+    s["urls"] = {
+        v: await make_url(api, pa, s["user"]["id"], v) for v in ("polycom", "yealink", "fanvil")
+    }
+    return s

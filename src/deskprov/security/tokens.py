@@ -36,9 +36,10 @@ class TokenError(ValueError):
     ``reason`` is for the audit trail, never for the phone.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, claims: TokenClaims | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.claims = claims  # only for a genuine token that has expired
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,13 @@ def verify(keyring: Keyring, token: str, now: datetime) -> TokenClaims:
     if expiry_bytes:
         (epoch,) = struct.unpack_from(">I", raw, _HEAD.size)
         expires_at = datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
-        if now >= expires_at:
-            raise TokenError("expired")
-    return TokenClaims(
+    claims = TokenClaims(
         url_id=_id_text("provisioning_url", url_raw),
         org_id=_id_text("organisation", org_raw),
         vendor=VENDORS[vendor_index],
         expires_at=expires_at,
         key_id=key_id,
     )
+    if expires_at is not None and now >= expires_at:
+        raise TokenError("expired", claims)
+    return claims

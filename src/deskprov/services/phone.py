@@ -77,6 +77,7 @@ class _Visit:
     match: FileMatch | None
     agent: UserAgent | None
     mac: str | None
+    expired: bool = False  # a genuine token past its expiry: refused, but worth recording
 
 
 class PhoneService:
@@ -86,16 +87,19 @@ class PhoneService:
         self.profiles = renderer.profiles
 
     def _visit(self, req: PhoneRequest) -> _Visit | PhoneAnswer:
+        expired = False
         try:
             claims = tokens.verify(self.deps.keyring, req.token, self.deps.clock())
         except tokens.TokenError as exc:
-            log.info("refused %s from %s: %s token", req.filename[:64], req.address, exc.reason)
-            return refused(exc.reason)
+            if exc.claims is None:
+                log.info("refused %s from %s: %s token", req.filename[:64], req.address, exc.reason)
+                return refused(exc.reason)
+            claims, expired = exc.claims, True
         profile = self.profiles[claims.vendor]
         match = profile.match_file(req.filename)
         agent = identify(self.profiles, req.user_agent) if req.user_agent else None
         mac = (match.mac if match else None) or (agent.mac if agent else None)
-        return _Visit(claims, profile, match, agent, mac)
+        return _Visit(claims, profile, match, agent, mac, expired)
 
     async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
         visit = self._visit(req)
@@ -166,7 +170,7 @@ class PhoneService:
             reason = "unknown"
         elif url.revoked_at is not None:
             reason = "revoked"
-        elif url.expires_at is not None and now >= url.expires_at:
+        elif visit.expired or (url.expires_at is not None and now >= url.expires_at):
             reason = "expired"
         elif url.vendor != claims.vendor or (visit.agent and visit.agent.vendor != url.vendor):
             reason = "wrong_vendor"

@@ -1,0 +1,316 @@
+"""The phone endpoint as phones use it: real user agents, boot sequences, binding, refusals."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
+
+from deskprov.appkeys import BAD_TOKENS
+from tests import phone_parsers
+from tests.conftest import Api, Clock
+from tests.factories import make_url, phone_setup
+
+PASSWORD = "Sup3rSecretPass"
+POLYCOM_UA = "FileTransport PolycomVVX-VVX_400-UA/6.4.3.5018 Type/Application"
+POLYCOM_MAC = "0004f249d83f"
+YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:d5:7d:72"
+YEALINK_MAC = "805ec0d57d72"
+FANVIL_UA = "Fanvil X4U 2.12.1 0c383e07e16c"
+FANVIL_MAC = "0c383e07e16c"
+
+
+def path_of(url: dict[str, Any]) -> str:
+    return "/p/" + url["url"].split("/p/", 1)[1]
+
+
+async def fetch(
+    client: TestClient, url: dict[str, Any], name: str, ua: str, **headers: str
+) -> ClientResponse:
+    return await client.get(path_of(url) + name, headers={"User-Agent": ua, **headers})
+
+
+async def expect_refused(client: TestClient, url: dict[str, Any], name: str, ua: str) -> None:
+    resp = await fetch(client, url, name, ua)
+    assert resp.status == 404
+    assert await resp.read() == b""
+
+
+def refusals(events: list[dict[str, Any]]) -> list[str]:
+    return [e["detail"]["reason"] for e in events if e["action"] == "provisioning.refused"]
+
+
+async def audit(api: Api) -> list[dict[str, Any]]:
+    return (await api.get("/audit-events?limit=500"))["items"]
+
+
+async def test_polycom_boot_sequence(api: Api, client: TestClient) -> None:
+    s = await phone_setup(api)
+    url = s["urls"]["polycom"]
+    master = await fetch(client, url, f"{POLYCOM_MAC}.cfg", POLYCOM_UA)
+    assert master.status == 200 and master.headers["Content-Type"] == "application/xml"
+    files = phone_parsers.polycom_master(await master.read())
+    assert files == ["[PHONE_MAC_ADDRESS]-deskprov.cfg"]
+    name = files[0].replace("[PHONE_MAC_ADDRESS]", POLYCOM_MAC)
+    params = await fetch(client, url, name, POLYCOM_UA + f" (SN:{POLYCOM_MAC})")
+    assert params.status == 200 and params.headers["Cache-Control"] == "no-cache"
+    p = phone_parsers.polycom_params(await params.read())
+    username = s["sip_user"]["username"]
+    assert (p["reg.1.address"], p["reg.1.auth.userId"]) == (username, username)
+    assert p["reg.1.auth.password"] == PASSWORD
+    assert p["reg.1.server.1.address"] == s["domain"]["domain"]
+    assert p["reg.1.displayName"] == s["user"]["name"]
+    assert p["lineKey.1.category"] == "Line"
+    assert (p["lineKey.2.category"], p["attendant.resourceList.1.address"]) == ("BLF", "bob")
+    assert p["lineKey.3.category"] == "EFK" and p["efk.efklist.1.action.string"] == "600$Trefer$"
+    assert p["efk.efklist.2.action.string"] == "900$Tinvite$"
+    assert p["efk.efklist.3.action.string"] == "901$Tinvite$"  # the user's own key
+    # Polycom falls back to the default master file; it carries no secret.
+    default = await fetch(client, url, "000000000000.cfg", POLYCOM_UA)
+    assert default.status == 200
+    for absent in (
+        "sip.ld",
+        "2345-12600-001.sip.ld",
+        f"{POLYCOM_MAC}-license.cfg",
+        f"{POLYCOM_MAC}-phone.cfg",
+        f"{POLYCOM_MAC}-directory.xml",
+        "000000000000-directory.xml",
+    ):
+        resp = await fetch(client, url, absent, POLYCOM_UA)
+        assert resp.status == 404, absent
+
+
+async def test_yealink_boot_sequence(api: Api, client: TestClient) -> None:
+    s = await phone_setup(api)
+    url = s["urls"]["yealink"]
+    for boot in (f"{YEALINK_MAC}.boot", "y000000000000.boot"):
+        assert (await fetch(client, url, boot, YEALINK_UA)).status == 404
+    common = await fetch(client, url, "y000000000066.cfg", YEALINK_UA)
+    assert common.status == 200
+    assert common.headers["Content-Type"] == "text/plain; charset=utf-8"
+    c = phone_parsers.yealink_cfg(await common.read())
+    assert c["features.enhanced_dss_keys.enable"] == "1"
+    mac_file = await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+    y = phone_parsers.yealink_cfg(await mac_file.read())
+    assert y["account.1.user_name"] == s["sip_user"]["username"]
+    assert y["account.1.password"] == PASSWORD
+    assert y["account.1.sip_server.1.address"] == s["domain"]["domain"]
+    assert (y["linekey.2.type"], y["linekey.2.value"]) == ("16", "bob")
+    assert (y["linekey.3.type"], y["linekey.3.value"]) == ("73", "600$Trefer$")
+    assert (y["linekey.4.type"], y["linekey.4.value"]) == ("13", "900")
+    assert y["linekey.5.value"] == "901"
+
+
+@pytest.mark.parametrize(
+    ("ua", "dialect"),
+    [
+        (FANVIL_UA, "sysconf"),
+        ("Fanvil X4 2.10.2.6887 0c383e07e16c", "voip_config"),
+        ("Fanvil X99 1.0 0c383e07e16c", "sysconf"),
+    ],
+)
+async def test_fanvil_dialect_from_user_agent(
+    api: Api, client: TestClient, ua: str, dialect: str
+) -> None:
+    s = await phone_setup(api)
+    url = s["urls"]["fanvil"]
+    resp = await fetch(client, url, f"{FANVIL_MAC}.cfg", ua)
+    assert resp.status == 200 and resp.headers["Content-Type"] == "application/xml"
+    f = phone_parsers.fanvil(await resp.read())
+    assert f.dialect == dialect
+    assert f.lines[1].user == s["sip_user"]["username"] and f.lines[1].password == PASSWORD
+    assert f.lines[1].server == s["domain"]["domain"]
+    values = [k.value for k in f.keys]
+    assert values[:5] == ["SIP1", "bob@1/bc", "600@1/bb", "900@1/f", "901@1/f"]
+    assert (await fetch(client, url, "F0V00X600000.cfg", ua)).status == 404
+
+
+@pytest.mark.parametrize(
+    ("vendor", "name", "ua"),
+    [
+        ("polycom", f"{POLYCOM_MAC}-deskprov.cfg", POLYCOM_UA),
+        ("yealink", f"{YEALINK_MAC}.cfg", YEALINK_UA),
+        ("fanvil", f"{FANVIL_MAC}.cfg", FANVIL_UA),
+    ],
+)
+async def test_etag_304_and_byte_identical(
+    api: Api, client: TestClient, vendor: str, name: str, ua: str
+) -> None:
+    s = await phone_setup(api)
+    url = s["urls"][vendor]
+    first = await fetch(client, url, name, ua)
+    body = await first.read()
+    etag = first.headers["ETag"]
+    again = await fetch(client, url, name, ua)
+    assert await again.read() == body and again.headers["ETag"] == etag
+    cached = await fetch(client, url, name, ua, **{"If-None-Match": etag})
+    assert cached.status == 304 and await cached.read() == b""
+    # A change through the API is served on the very next fetch.
+    await api.patch(
+        f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}",
+        {"password": "Changed-Passw0rd"},
+    )
+    changed = await fetch(client, url, name, ua, **{"If-None-Match": etag})
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert b"Changed-Passw0rd" in await changed.read()
+
+
+async def test_first_mac_binds_the_url(api: Api, client: TestClient) -> None:
+    s = await phone_setup(api)
+    url = s["urls"]["yealink"]
+    assert url["mac"] is None
+    assert (await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)).status == 200
+    bound = await api.get(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
+    assert bound["mac"] == YEALINK_MAC
+    other_ua = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:99"
+    await expect_refused(client, url, "805ec0000099.cfg", other_ua)
+    assert refusals(await audit(api)) == ["other_mac"]
+    devices = {d["mac"]: d for d in (await api.get("/devices"))["items"]}
+    assert devices[YEALINK_MAC]["last_result"] == "ok"
+    assert devices[YEALINK_MAC]["model"] == "T46S"
+    assert devices[YEALINK_MAC]["firmware"] == "66.86.0.15"
+    assert devices[YEALINK_MAC]["provisioning_url_id"] == url["id"]
+    assert devices[YEALINK_MAC]["user_id"] == s["user"]["id"]
+    assert devices["805ec0000099"]["last_result"] == "refused:other_mac"
+
+
+async def test_refusals_are_empty_404s_and_audited(
+    api: Api, client: TestClient, clock: Clock
+) -> None:
+    s = await phone_setup(api)
+    pa, user = s["pa"], s["user"]["id"]
+    name = f"{YEALINK_MAC}.cfg"
+    good = s["urls"]["yealink"]
+    token = good["url"].split("/p/")[1].rstrip("/")
+    for bad in ("x", "A" * 54, token[:-1] + ("A" if token[-1] != "A" else "B"), token + "A"):
+        resp = await client.get(f"/p/{bad}/{name}", headers={"User-Agent": YEALINK_UA})
+        assert resp.status == 404 and await resp.read() == b""
+
+    revoked = await make_url(api, pa, user, "yealink")
+    await api.delete(f"/provider-accounts/{pa}/provisioning-urls/{revoked['id']}")
+    await expect_refused(client, revoked, name, YEALINK_UA)
+
+    wrong_vendor = s["urls"]["polycom"]
+    await expect_refused(client, wrong_vendor, f"{POLYCOM_MAC}-deskprov.cfg", YEALINK_UA)
+
+    expiring = await make_url(api, pa, user, "yealink", expires_in=60)
+    assert (await fetch(client, expiring, name, YEALINK_UA)).status == 200
+    clock.advance(61)
+    await expect_refused(client, expiring, name, YEALINK_UA)
+
+    bound = await make_url(api, pa, user, "fanvil", mac=FANVIL_MAC)
+    await expect_refused(client, bound, "0c383e000001.cfg", "Fanvil X4U 2.12.1 0c383e000001")
+
+    mismatched = await make_url(api, pa, user, "yealink")
+    await expect_refused(client, mismatched, "805ec0000001.cfg", YEALINK_UA)
+
+    assert sorted(refusals(await audit(api))) == sorted(
+        ["revoked", "wrong_vendor", "expired", "other_mac", "mac_mismatch"]
+    )
+    devices = {d["mac"]: d["last_result"] for d in (await api.get("/devices"))["items"]}
+    assert devices["0c383e000001"] == "refused:other_mac"
+    for event in await audit(api):
+        assert token not in str(event) and PASSWORD not in str(event)
+
+
+async def test_polycom_uploads_are_kept_never_served(api: Api, client: TestClient) -> None:
+    s = await phone_setup(api)
+    url = s["urls"]["polycom"]
+    headers = {"User-Agent": POLYCOM_UA}
+    for name in (f"{POLYCOM_MAC}-app.log", f"{POLYCOM_MAC}-phone.cfg"):
+        resp = await client.put(path_of(url) + name, data=b"log line\n", headers=headers)
+        assert resp.status == 204
+        assert (await fetch(client, url, name, POLYCOM_UA)).status == 404
+    big = await client.put(
+        path_of(url) + f"{POLYCOM_MAC}-boot.log",
+        data=io.BytesIO(b"x" * (1024 * 1024 + 1)),
+        headers=headers,
+    )
+    assert big.status == 413
+    not_upload = await client.put(
+        path_of(url) + f"{POLYCOM_MAC}-deskprov.cfg", data=b"<x/>", headers=headers
+    )
+    assert not_upload.status == 404
+    yealink = await client.put(
+        path_of(s["urls"]["yealink"]) + f"{YEALINK_MAC}-local.cfg",
+        data=b"x",
+        headers={"User-Agent": YEALINK_UA},
+    )
+    assert yealink.status == 404
+    # The configuration did not change.
+    p = phone_parsers.polycom_params(
+        await (await fetch(client, url, f"{POLYCOM_MAC}-deskprov.cfg", POLYCOM_UA)).read()
+    )
+    assert p["reg.1.auth.password"] == PASSWORD
+
+
+async def test_bad_tokens_are_limited_valid_fetches_never(api: Api, client: TestClient) -> None:
+    s = await phone_setup(api)
+    limit = client.app[BAD_TOKENS].limit
+    for i in range(limit):
+        resp = await client.get(f"/p/{'A' * 54}/{YEALINK_MAC}.cfg")
+        assert resp.status == 404, i
+    resp = await client.get(f"/p/{'A' * 54}/{YEALINK_MAC}.cfg")
+    assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+    # Valid fetches from the same address go on: a whole office may share it.
+    for _ in range(3):
+        assert (
+            await fetch(client, s["urls"]["yealink"], f"{YEALINK_MAC}.cfg", YEALINK_UA)
+        ).status == 200
+
+
+HOSTILE = "Zoë & <Ops> \"quoted\" 'x' 日本"  # 28 characters
+
+
+async def test_hostile_text_round_trips(api: Api, client: TestClient) -> None:
+    s = await phone_setup(api)
+    await api.patch(f"/users/{s['user']['id']}", {"name": HOSTILE})
+    label = ("<&>\"'ü" * 6)[:32]
+    await api.patch(
+        f"/provider-accounts/{s['pa']}/sip-extensions/{s['keys'][0]['id']}", {"label": label}
+    )
+    password = "P4ss&<\"'>word"
+    await api.patch(
+        f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}", {"password": password}
+    )
+    p = phone_parsers.polycom_params(
+        await (
+            await fetch(client, s["urls"]["polycom"], f"{POLYCOM_MAC}-deskprov.cfg", POLYCOM_UA)
+        ).read()
+    )
+    assert p["reg.1.displayName"] == HOSTILE and p["reg.1.auth.password"] == password
+    assert p["attendant.resourceList.1.label"] == label
+    y = phone_parsers.yealink_cfg(
+        await (await fetch(client, s["urls"]["yealink"], f"{YEALINK_MAC}.cfg", YEALINK_UA)).read()
+    )
+    assert y["account.1.display_name"] == HOSTILE and y["account.1.password"] == password
+    assert y["linekey.2.label"] == label
+    f = phone_parsers.fanvil(
+        await (await fetch(client, s["urls"]["fanvil"], f"{FANVIL_MAC}.cfg", FANVIL_UA)).read()
+    )
+    assert f.lines[1].display_name == HOSTILE and f.lines[1].password == password
+    assert f.keys[1].title == label
+
+
+async def test_no_secret_reaches_the_logs(
+    api: Api, client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    s = await phone_setup(api)
+    for vendor, name, ua in (
+        ("polycom", f"{POLYCOM_MAC}-deskprov.cfg", POLYCOM_UA),
+        ("yealink", f"{YEALINK_MAC}.cfg", YEALINK_UA),
+        ("fanvil", f"{FANVIL_MAC}.cfg", FANVIL_UA),
+    ):
+        assert (await fetch(client, s["urls"][vendor], name, ua)).status == 200
+        await expect_refused(client, s["urls"][vendor], "000000000001.cfg", "curl/8")
+    await client.get(f"/p/{'A' * 54}/x.cfg")
+    logged = caplog.text
+    assert "aiohttp.access" in logged and "/p/<token>/" in logged  # the access log ran
+    assert PASSWORD not in logged and api.key not in logged
+    for url in s["urls"].values():
+        assert url["url"].split("/p/")[1].rstrip("/") not in logged
