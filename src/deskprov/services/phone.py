@@ -48,6 +48,7 @@ class PhoneAnswer:
     content_type: str | None = None
     etag: str | None = None
     refused: str | None = None  # why, for the bad-token limiter and logs; never sent
+    vendor: str | None = None
 
 
 NOT_SERVED = PhoneAnswer(404)
@@ -132,7 +133,9 @@ class PhoneService:
             await self._device(s, url, visit, req, result="not_modified" if fresh else "ok")
         if fresh:
             return PhoneAnswer(304, etag=etag)
-        return PhoneAnswer(200, rendered.body, rendered.content_type, etag)
+        return PhoneAnswer(
+            200, rendered.body, rendered.content_type, etag, vendor=visit.profile.vendor
+        )
 
     async def upload(self, req: PhoneRequest, body: bytes) -> PhoneAnswer:
         visit = self._visit(req)

@@ -35,7 +35,7 @@ def _respond(request: web.Request, answer: PhoneAnswer) -> web.Response:
         return web.Response(status=answer.status, headers=headers)
     assert answer.content_type is not None
     headers["Content-Type"] = answer.content_type
-    request.app[METRICS].renders[answer.content_type] += 1
+    request.app[METRICS].renders[answer.vendor or "unknown"] += 1
     return web.Response(body=answer.body, headers=headers)
 
 
