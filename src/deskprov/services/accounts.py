@@ -30,6 +30,7 @@ from deskprov.schemas import organisation as org_schema
 from deskprov.services.base import (
     Collection,
     Scope,
+    SimpleCollection,
     changed,
     dependents_of,
     get_referenced,
@@ -136,7 +137,7 @@ class ProviderAccounts(Collection[ProviderAccount, org_schema.ProviderAccountVie
         return found
 
 
-class SipDomains(Collection[SipDomain, schema.SipDomainView]):
+class SipDomains(SimpleCollection):
     kind = "sip_domain"
     model = SipDomain
     in_account = True
@@ -176,19 +177,6 @@ class SipDomains(Collection[SipDomain, schema.SipDomainView]):
             await self.audit(s, scope, "create", row.id, prefix=body.prefix)
             return await self.view(s, row)
 
-    async def update(
-        self, scope: Scope, row_id: str, body: schema.SipDomainUpdate
-    ) -> schema.SipDomainView:
-        scope.actor.require(self.write_role)
-        async with self.deps.db.write() as s:
-            row = await self.load(s, scope, row_id)
-            if "name" in body.model_fields_set:
-                if body.name is None:
-                    raise Invalid("name cannot be null", fields={"name": "required"})
-                row.name = body.name
-            await self.audit(s, scope, "update", row.id, fields=sorted(body.model_fields_set))
-            return await self.view(s, row)
-
     async def dependents(self, s: AsyncSession, row: SipDomain) -> list[Dependent]:
         return dependents_of(
             "credential_attachment",
@@ -196,7 +184,7 @@ class SipDomains(Collection[SipDomain, schema.SipDomainView]):
         )
 
 
-class CredentialLists(Collection[CredentialList, schema.CredentialListView]):
+class CredentialLists(SimpleCollection):
     kind = "credential_list"
     model = CredentialList
     in_account = True
@@ -210,31 +198,6 @@ class CredentialLists(Collection[CredentialList, schema.CredentialListView]):
             sip_user_count=int(users or 0),
             created_at=iso(row.created_at),
         )
-
-    async def create(
-        self, scope: Scope, body: schema.CredentialListCreate
-    ) -> schema.CredentialListView:
-        scope.actor.require(self.write_role)
-        async with self.deps.db.write() as s:
-            await self.account(s, scope)
-            row = self.new_row(scope, name=body.name)
-            s.add(row)
-            await self.flush(s)
-            await self.audit(s, scope, "create", row.id)
-            return await self.view(s, row)
-
-    async def update(
-        self, scope: Scope, row_id: str, body: schema.CredentialListUpdate
-    ) -> schema.CredentialListView:
-        scope.actor.require(self.write_role)
-        async with self.deps.db.write() as s:
-            row = await self.load(s, scope, row_id)
-            if "name" in body.model_fields_set:
-                if body.name is None:
-                    raise Invalid("name cannot be null", fields={"name": "required"})
-                row.name = body.name
-            await self.audit(s, scope, "update", row.id, fields=sorted(body.model_fields_set))
-            return await self.view(s, row)
 
     async def dependents(self, s: AsyncSession, row: CredentialList) -> list[Dependent]:
         return [
@@ -263,7 +226,7 @@ async def in_account(
     return row
 
 
-class CredentialAttachments(Collection[CredentialAttachment, schema.CredentialAttachmentView]):
+class CredentialAttachments(SimpleCollection):
     kind = "credential_attachment"
     model = CredentialAttachment
     in_account = True
@@ -279,7 +242,9 @@ class CredentialAttachments(Collection[CredentialAttachment, schema.CredentialAt
             created_at=iso(row.created_at),
         )
 
-    async def check(self, s: AsyncSession, scope: Scope, row: CredentialAttachment) -> None:
+    async def check(
+        self, s: AsyncSession, scope: Scope, row: CredentialAttachment, fields: set[str]
+    ) -> None:
         await in_account(s, SipDomain, scope, row.sip_domain_id, "sip_domain", "sip_domain_id")
         await in_account(
             s,
@@ -301,37 +266,6 @@ class CredentialAttachments(Collection[CredentialAttachment, schema.CredentialAt
                 "this credential list is already attached to this domain",
                 fields={"credential_list_id": "already attached to this domain"},
             )
-
-    async def create(
-        self, scope: Scope, body: schema.CredentialAttachmentCreate
-    ) -> schema.CredentialAttachmentView:
-        scope.actor.require(self.write_role)
-        async with self.deps.db.write() as s:
-            await self.account(s, scope)
-            row = self.new_row(
-                scope, sip_domain_id=body.sip_domain_id, credential_list_id=body.credential_list_id
-            )
-            await self.check(s, scope, row)
-            s.add(row)
-            await self.flush(s)
-            await self.audit(s, scope, "create", row.id)
-            return await self.view(s, row)
-
-    async def update(
-        self, scope: Scope, row_id: str, body: schema.CredentialAttachmentUpdate
-    ) -> schema.CredentialAttachmentView:
-        scope.actor.require(self.write_role)
-        fields = changed(body)
-        async with self.deps.db.write() as s:
-            row = await self.load(s, scope, row_id)
-            for name, value in fields.items():
-                if value is None:
-                    raise Invalid(f"{name} cannot be null", fields={name: "required"})
-                setattr(row, name, value)
-            await self.check(s, scope, row)
-            await self.flush(s)
-            await self.audit(s, scope, "update", row.id, fields=sorted(fields))
-            return await self.view(s, row)
 
 
 class SipUsers(Collection[SipUser, schema.SipUserView]):

@@ -19,7 +19,15 @@ from deskprov.db.engine import Database
 from deskprov.db.models import AuditEvent, Organisation, OrgOwned, ProviderAccount
 from deskprov.domain.ids import new_id
 from deskprov.domain.roles import Actor, Role
-from deskprov.errors import BadRequest, Conflict, Dependent, InUse, NotFound, Unsupported
+from deskprov.errors import (
+    BadRequest,
+    Conflict,
+    Dependent,
+    InUse,
+    Invalid,
+    NotFound,
+    Unsupported,
+)
 from deskprov.providers.base import Provider, provider_for
 from deskprov.schemas.common import Page, PageQuery, View
 from deskprov.security.keyring import Keyring
@@ -294,6 +302,45 @@ class Collection(Generic[M, V]):
                 )
             await s.delete(row)
             await self.audit(s, scope, "delete", row_id)
+
+
+class SimpleCollection(Collection[Any, Any]):
+    """A resource whose create and update copy the body's fields onto the row."""
+
+    view_type: ClassVar[type[Any]]
+
+    async def view(self, s: AsyncSession, row: Any) -> Any:
+        fields = {n: getattr(row, n) for n in self.view_type.model_fields if n != "created_at"}
+        return self.view_type(**fields, created_at=iso(row.created_at))
+
+    async def check(self, s: AsyncSession, scope: Scope, row: Any, fields: set[str]) -> None:
+        """Rules beyond the schema (uniqueness); raise to refuse."""
+
+    async def create(self, scope: Scope, body: Any) -> Any:
+        scope.actor.require(self.write_role)
+        async with self.deps.db.write() as s:
+            if self.in_account:
+                await self.account(s, scope)
+            row = self.new_row(scope, **body.model_dump())
+            await self.check(s, scope, row, set(type(body).model_fields))
+            s.add(row)
+            await self.flush(s)
+            await self.audit(s, scope, "create", row.id)
+            return await self.view(s, row)
+
+    async def update(self, scope: Scope, row_id: str, body: Any) -> Any:
+        scope.actor.require(self.write_role)
+        fields = changed(body)
+        async with self.deps.db.write() as s:
+            row = await self.load(s, scope, row_id)
+            for name, value in fields.items():
+                if value is None and not self.model.__table__.c[name].nullable:
+                    raise Invalid("a required field cannot be null", fields={name: "required"})
+                setattr(row, name, value)
+            await self.check(s, scope, row, set(fields))
+            await self.flush(s)
+            await self.audit(s, scope, "update", row.id, fields=sorted(fields))
+            return await self.view(s, row)
 
 
 def changed(body: Any) -> dict[str, Any]:
