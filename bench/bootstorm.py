@@ -311,8 +311,8 @@ def main() -> int:
     serve = [sys.executable, "-m", "deskprov", "serve"]
     if args.workers > 1:
         serve += ["--workers", str(args.workers)]
-    server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server_log = open(work / "server.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(serve, env=env, stdout=server_log, stderr=subprocess.STDOUT)
     figures: dict[str, dict[str, float]] = {}
     try:
         wait_for(port, "/healthz")
@@ -326,7 +326,13 @@ def main() -> int:
         rss = peak_rss_mb(server.pid)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            print(f"the server did not stop in 30 s; its log: {work / 'server.log'}",
+                  file=sys.stderr)
+            raise
 
     baseline = subprocess.Popen([sys.executable, str(HERE / "baseline.py"), str(base_port),
                                  str(size)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

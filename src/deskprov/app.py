@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
@@ -66,7 +68,16 @@ async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None
                 http=http,
                 keyring=app[KEYRING],
             )
-            app[SERVICES] = Services.build(deps)
-            yield
+            services = Services.build(deps)
+            app[SERVICES] = services
+            recorder = asyncio.create_task(services.phone.devices.run())
+            try:
+                yield
+            finally:
+                recorder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recorder
+                await services.phone.devices.flush()
+                services.phone.hot.close()
     finally:
         await db.close()

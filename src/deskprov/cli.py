@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", help="listen address (default DESKPROV_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default DESKPROV_PORT or 8080)")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)"
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -55,7 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deskprov: {exc}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings, args.host, args.port)
+        if args.workers < 1:
+            print("deskprov: --workers must be at least 1", file=sys.stderr)
+            return 2
+        return _serve(settings, args.host, args.port, args.workers)
     if args.command == "db":
         return asyncio.run(_db_upgrade(settings))
     if args.command == "org":
@@ -67,13 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
     from dataclasses import replace
-
-    from aiohttp import web
-
-    from deskprov.app import create_app
-    from deskprov.web.accesslog import RedactingAccessLogger
 
     if host or port:
         public = settings.public_url
@@ -82,17 +83,63 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
         if public == default_public:
             settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
     log.info("starting deskprov %s: %s", __version__, settings.describe())
+    if workers == 1:
+        _run_server(settings, reuse_port=False)
+        return 0
+    return _run_workers(settings, workers)
+
+
+def _run_server(settings: Settings, *, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from deskprov.app import create_app
+    from deskprov.web.accesslog import RedactingAccessLogger
+
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        reuse_port=reuse_port,
         access_log_class=RedactingAccessLogger,
         print=None,
     )
-    return 0
 
 
-async def _db_upgrade(settings: Settings) -> int:
+def _worker(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    _run_server(settings, reuse_port=True)
+
+
+def _run_workers(settings: Settings, workers: int) -> int:
+    """N server processes on one port (the kernel spreads connections over them)."""
+    import multiprocessing
+    import signal
+
+    from deskprov.security import keyring as keyfile
+
+    # Done once here, so that the workers do not race to create the schema or the key file.
+    keyfile.load_or_create(settings.key_file)
+    if settings.is_sqlite:
+        asyncio.run(_db_upgrade(settings, quiet=True))
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(settings,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+    return 0 if all(p.exitcode == 0 for p in processes) else 1
+
+
+async def _db_upgrade(settings: Settings, *, quiet: bool = False) -> int:
     from deskprov.db import migrate
     from deskprov.db.engine import make_engine
 
@@ -101,7 +148,8 @@ async def _db_upgrade(settings: Settings) -> int:
         await migrate.upgrade(engine)
     finally:
         await engine.dispose()
-    print("database is up to date")
+    if not quiet:
+        print("database is up to date")
     return 0
 
 

@@ -1,9 +1,13 @@
 """The phone endpoint's use cases: serve a vendor's file for a signed URL, take uploads.
 
 Order of checks: the token's signature and expiry (no database), the file name against the
-vendor's profile, then the stored URL (revoked, expired, vendor, bound MAC). Every refusal is an
-empty 404 to the phone; when the organisation is known it is also an audit event and the
-device's ``last_result``, so an installer can see why a phone did not provision.
+vendor's profile, then the stored URL (revoked, expired, vendor, bound MAC) read fresh on every
+request. Every refusal is an empty 404 to the phone; when the URL is genuine it is also an audit
+event and the device's ``last_result``, so an installer can see why a phone did not provision.
+
+Rendered files are cached by URL, file, model and the organisation's data version: a change
+through the API bumps the version, so the very next fetch renders anew (in every process, as
+the version is read from the database each time).
 """
 
 from __future__ import annotations
@@ -11,25 +15,27 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
-from deskprov.db.models import Device, DeviceUpload, ProvisioningUrl
+from deskprov.db.hot import HotStore, UrlState
+from deskprov.db.models import DeviceUpload
 from deskprov.domain.ids import new_id
 from deskprov.security import tokens
 from deskprov.services.base import Deps, record
-from deskprov.services.phone_data import phone_data
-from deskprov.services.provisioning_urls import token_for
+from deskprov.services.caches import Lru
+from deskprov.services.device_log import DeviceLog, DeviceNote
+from deskprov.services.phone_data import AccountView, account_view, phone_data
+from deskprov.services.provisioning_urls import url_of
 from deskprov.vendors.layout import lay_out
-from deskprov.vendors.profile import FileMatch, Profile, UserAgent, identify
-from deskprov.vendors.render import Renderer
+from deskprov.vendors.profile import FileMatch, Model, Profile, UserAgent, identify
+from deskprov.vendors.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 1024 * 1024
+RENDER_CACHE_BYTES = 64 * 1024 * 1024
+ACCOUNT_CACHE_ENTRIES = 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class PhoneAnswer:
     etag: str | None = None
     refused: str | None = None  # why, for the bad-token limiter and logs; never sent
     vendor: str | None = None
+    cached: bool = False
 
 
 NOT_SERVED = PhoneAnswer(404)
@@ -69,6 +76,12 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return etag in candidates or "*" in candidates
 
 
+@dataclass(frozen=True)
+class CachedFile:
+    rendered: Rendered
+    etag: str
+
+
 @dataclass
 class _Visit:
     """What one request says about the phone, gathered before the database is touched."""
@@ -82,11 +95,67 @@ class _Visit:
 
 
 class PhoneService:
-    def __init__(self, deps: Deps, renderer: Renderer) -> None:
+    def __init__(self, deps: Deps, renderer: Renderer, hot: HotStore, devices: DeviceLog) -> None:
         self.deps = deps
         self.renderer = renderer
         self.profiles = renderer.profiles
+        self.hot = hot
+        self.devices = devices
+        self.files: Lru[tuple[object, ...], CachedFile] = Lru(
+            RENDER_CACHE_BYTES, lambda f: len(f.rendered.body) + 512
+        )
+        self.accounts: Lru[tuple[str, int], AccountView] = Lru(ACCOUNT_CACHE_ENTRIES)
 
+    # --- the two requests -------------------------------------------------------------------
+    async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
+        visit = self._visit(req)
+        if isinstance(visit, PhoneAnswer):
+            return visit
+        url, answer = await self._admit(req, visit, method="GET")
+        if answer is not None:
+            return answer
+        assert url is not None and visit.match is not None
+        rule = visit.match.rule
+        if rule.serve != "render" or rule.template is None:
+            self._note(url, visit, req, "not_served")
+            return NOT_SERVED
+        model = visit.profile.model(visit.agent.model if visit.agent else None)
+        key = (url.id, rule.template, model.name, url.data_version)
+        cached = self.files.get(key)
+        hit = cached is not None
+        if cached is None:
+            cached = await self._render(url, visit.profile, rule.template, model)
+            self.files.put(key, cached)
+        fresh = etag_matches(req.if_none_match, cached.etag)
+        self._note(url, visit, req, "not_modified" if fresh else "ok")
+        if fresh:
+            return PhoneAnswer(304, etag=cached.etag, vendor=url.vendor, cached=hit)
+        return PhoneAnswer(
+            200,
+            cached.rendered.body,
+            cached.rendered.content_type,
+            cached.etag,
+            vendor=url.vendor,
+            cached=hit,
+        )
+
+    async def upload(self, req: PhoneRequest, body: bytes) -> PhoneAnswer:
+        visit = self._visit(req)
+        if isinstance(visit, PhoneAnswer):
+            return visit
+        url, answer = await self._admit(req, visit, method="PUT")
+        if answer is not None:
+            return answer
+        assert url is not None and visit.match is not None
+        if visit.match.rule.serve != "upload" or visit.match.mac is None:
+            return NOT_SERVED
+        if len(body) > MAX_UPLOAD_BYTES:
+            return PhoneAnswer(413)
+        await self._store_upload(url.org_id, visit.match.mac, req.filename.lower(), body)
+        self._note(url, visit, req, "uploaded")
+        return PhoneAnswer(204)
+
+    # --- steps ------------------------------------------------------------------------------
     def _visit(self, req: PhoneRequest) -> _Visit | PhoneAnswer:
         expired = False
         try:
@@ -102,141 +171,59 @@ class PhoneService:
         mac = (match.mac if match else None) or (agent.mac if agent else None)
         return _Visit(claims, profile, match, agent, mac, expired)
 
-    async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
-        visit = self._visit(req)
-        if isinstance(visit, PhoneAnswer):
-            return visit
-        async with self.deps.db.write() as s:
-            url, answer = await self._admit(s, req, visit, method="GET")
-            if answer is not None:
-                return answer
-            assert url is not None and visit.match is not None
-            rule = visit.match.rule
-            if rule.serve != "render" or rule.template is None:
-                await self._device(s, url, visit, req, result="not_served")
-                return NOT_SERVED
-            model = visit.profile.model(visit.agent.model if visit.agent else None)
-            data = await phone_data(
-                s,
-                self.deps.box,
-                org_id=url.org_id,
-                account_id=url.account_id,
-                user_id=url.user_id,
-                whippy_suffix=self.deps.settings.whippy_sip_suffix,
-            )
-            config = lay_out(visit.profile.vendor, model, data, visit.mac or url.mac)
-            rendered = self.renderer.render(
-                visit.profile, rule.template, model, config, self._url(url)
-            )
-            etag = etag_of(rendered.body)
-            fresh = etag_matches(req.if_none_match, etag)
-            await self._device(s, url, visit, req, result="not_modified" if fresh else "ok")
-        if fresh:
-            return PhoneAnswer(304, etag=etag)
-        return PhoneAnswer(
-            200, rendered.body, rendered.content_type, etag, vendor=visit.profile.vendor
-        )
-
-    async def upload(self, req: PhoneRequest, body: bytes) -> PhoneAnswer:
-        visit = self._visit(req)
-        if isinstance(visit, PhoneAnswer):
-            return visit
-        async with self.deps.db.write() as s:
-            url, answer = await self._admit(s, req, visit, method="PUT")
-            if answer is not None:
-                return answer
-            assert url is not None and visit.match is not None
-            if visit.match.rule.serve != "upload" or visit.match.mac is None:
-                return NOT_SERVED
-            if len(body) > MAX_UPLOAD_BYTES:
-                return PhoneAnswer(413)
-            await self._store_upload(s, url.org_id, visit.match.mac, req.filename.lower(), body)
-            await self._device(s, url, visit, req, result="uploaded")
-        return PhoneAnswer(204)
-
-    def _url(self, url: ProvisioningUrl) -> str:
-        return f"{self.deps.settings.public_url}/p/{token_for(url, self.deps.keyring)}/"
+    def _reason(self, url: UrlState, visit: _Visit) -> str | None:
+        """Why this request may not have this URL's files (None: it may)."""
+        if url.revoked_at is not None:
+            return "revoked"
+        if visit.expired or (url.expires_at is not None and self.deps.clock() >= url.expires_at):
+            return "expired"
+        if url.vendor != visit.claims.vendor or (visit.agent and visit.agent.vendor != url.vendor):
+            return "wrong_vendor"
+        match, agent = visit.match, visit.agent
+        if match and match.mac and agent and agent.mac not in (None, match.mac):
+            return "mac_mismatch"
+        if url.mac and visit.mac and visit.mac != url.mac:
+            return "other_mac"
+        if match and match.rule.secrets and visit.mac is None:
+            return "no_mac"
+        return None
 
     async def _admit(
-        self, s: AsyncSession, req: PhoneRequest, visit: _Visit, method: str
-    ) -> tuple[ProvisioningUrl | None, PhoneAnswer | None]:
-        """The stored URL when this phone may have this file; else the answer to give."""
-        claims = visit.claims
-        url = await s.scalar(
-            select(ProvisioningUrl).where(
-                ProvisioningUrl.id == claims.url_id, ProvisioningUrl.org_id == claims.org_id
-            )
-        )
-        now = self.deps.clock()
-        reason = None
-        if url is None:
-            reason = "unknown"
-        elif url.revoked_at is not None:
-            reason = "revoked"
-        elif visit.expired or (url.expires_at is not None and now >= url.expires_at):
-            reason = "expired"
-        elif url.vendor != claims.vendor or (visit.agent and visit.agent.vendor != url.vendor):
-            reason = "wrong_vendor"
-        elif (
-            visit.match
-            and visit.match.mac
-            and visit.agent
-            and visit.agent.mac
-            not in (
-                None,
-                visit.match.mac,
-            )
-        ):
-            reason = "mac_mismatch"
-        elif url.mac and visit.mac and visit.mac != url.mac:
-            reason = "other_mac"
+        self, req: PhoneRequest, visit: _Visit, method: str
+    ) -> tuple[UrlState | None, PhoneAnswer | None]:
+        """The URL's state when this phone may have this file; else the answer to give."""
+        url = await self.hot.url_state(visit.claims.url_id, visit.claims.org_id)
         if url is None:
             log.info("refused %s from %s: unknown URL", req.filename[:64], req.address)
-            return None, refused(reason or "unknown")
+            return None, refused("unknown")
+        reason = self._reason(url, visit)
         if reason is None and visit.match is None:
-            await self._device(s, url, visit, req, result="not_served")
+            self._note(url, visit, req, "not_served")
             return None, NOT_SERVED
-        if reason is None and visit.match and visit.match.rule.secrets and visit.mac is None:
-            reason = "no_mac"
         if reason is None and url.mac is None and visit.mac is not None:
-            reason = await self._bind(s, url, visit.mac)
+            reason = await self._bind(url, visit.mac)
         if reason is not None:
-            await self._refuse(s, url, visit, req, reason, method)
+            await self._refuse(url, visit, req, reason, method)
             return None, refused(reason)
         return url, None
 
-    async def _bind(self, s: AsyncSession, url: ProvisioningUrl, mac: str) -> str | None:
+    async def _bind(self, url: UrlState, mac: str) -> str | None:
         """Bind an unbound URL to the first MAC that fetches it; exactly one phone wins."""
-        result = await s.execute(
-            update(ProvisioningUrl)
-            .where(ProvisioningUrl.id == url.id, ProvisioningUrl.mac.is_(None))
-            .values(mac=mac)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            url.mac = mac
-            await record(
-                s,
-                self.deps,
-                url.org_id,
-                f"device:{mac}",
-                "provisioning_url.bind",
-                "provisioning_url",
-                url.id,
-                {"mac": mac},
-            )
-            return None
-        await s.refresh(url)
-        return None if url.mac == mac else "other_mac"
+        event = {
+            "id": new_id("audit_event"),
+            "created_at": self.deps.clock(),
+            "org_id": url.org_id,
+            "actor": f"device:{mac}",
+            "action": "provisioning_url.bind",
+            "target_type": "provisioning_url",
+            "target_id": url.id,
+            "detail": {"mac": mac},
+        }
+        bound = await self.hot.bind(url.id, mac, event)
+        return None if bound == mac else "other_mac"
 
     async def _refuse(
-        self,
-        s: AsyncSession,
-        url: ProvisioningUrl,
-        visit: _Visit,
-        req: PhoneRequest,
-        reason: str,
-        method: str,
+        self, url: UrlState, visit: _Visit, req: PhoneRequest, reason: str, method: str
     ) -> None:
         log.info(
             "refused %s %s for %s from %s: %s",
@@ -248,87 +235,90 @@ class PhoneService:
         )
         actor = f"device:{visit.mac}" if visit.mac else "anonymous"
         detail = {"reason": reason, "file": req.filename[:64], "ip": req.address}
-        await record(
-            s,
-            self.deps,
-            url.org_id,
-            actor,
-            "provisioning.refused",
-            "provisioning_url",
-            url.id,
-            detail,
-        )
-        await self._device(s, url, visit, req, result=f"refused:{reason}")
+        async with self.deps.db.write() as s:
+            await record(
+                s,
+                self.deps,
+                url.org_id,
+                actor,
+                "provisioning.refused",
+                "provisioning_url",
+                url.id,
+                detail,
+            )
+        self._note(url, visit, req, f"refused:{reason}")
 
-    async def _device(
-        self, s: AsyncSession, url: ProvisioningUrl, visit: _Visit, req: PhoneRequest, result: str
-    ) -> None:
+    async def _render(
+        self, url: UrlState, profile: Profile, template: str, model: Model
+    ) -> CachedFile:
+        rendered = await self.render(url, profile, template, model)
+        return CachedFile(rendered, etag_of(rendered.body))
+
+    async def render(
+        self, url: UrlState, profile: Profile, template: str, model: Model, *, mask: bool = False
+    ) -> Rendered:
+        """The file as this URL's phone gets it (``mask``: passwords hidden, for previews)."""
+        async with self.hot.reader() as reader:
+            account = self.accounts.get((url.account_id, url.data_version))
+            if account is None:
+                account = await account_view(
+                    reader, url.account_id, self.deps.settings.whippy_sip_suffix
+                )
+                self.accounts.put((url.account_id, url.data_version), account)
+            data = await phone_data(
+                reader,
+                self.deps.box,
+                account,
+                account_id=url.account_id,
+                user_id=url.user_id,
+                data_version=url.data_version,
+            )
+        config = lay_out(profile.vendor, model, data, url.mac)
+        return self.renderer.render(
+            profile, template, model, config, url_of(self.deps, url), mask_passwords=mask
+        )
+
+    def _note(self, url: UrlState, visit: _Visit, req: PhoneRequest, result: str) -> None:
         """Record what this phone just did (nothing when it did not say its MAC)."""
         if visit.mac is None:
             return
-        now: datetime = self.deps.clock()
-        values: dict[str, object] = {
-            "vendor": visit.profile.vendor,
-            "last_seen": now,
-            "last_ip": req.address[:64],
-            "last_file": req.filename[:255],
-            "last_result": result,
-            "user_id": url.user_id,
-            "provisioning_url_id": url.id,
-        }
-        if visit.agent is not None:
-            values.update(
-                vendor=visit.agent.vendor,
-                model=(visit.agent.model or "")[:64] or None,
-                firmware=(visit.agent.firmware or "")[:64] or None,
+        self.devices.note(
+            DeviceNote(
+                org_id=url.org_id,
+                mac=visit.mac,
+                vendor=visit.agent.vendor if visit.agent else visit.profile.vendor,
+                model=visit.agent.model if visit.agent else None,
+                firmware=visit.agent.firmware if visit.agent else None,
+                user_id=url.user_id,
+                provisioning_url_id=url.id,
+                at=self.deps.clock(),
+                ip=req.address,
+                file=req.filename,
+                result=result,
             )
-        device = await s.scalar(
-            select(Device).where(Device.org_id == url.org_id, Device.mac == visit.mac)
         )
-        if device is not None:
-            for name, value in values.items():
-                setattr(device, name, value)
-            return
-        try:
-            async with s.begin_nested():
+
+    async def _store_upload(self, org_id: str, mac: str, filename: str, body: bytes) -> None:
+        now = self.deps.clock()
+        async with self.deps.db.write() as s:
+            row = await s.scalar(
+                select(DeviceUpload).where(
+                    DeviceUpload.org_id == org_id,
+                    DeviceUpload.mac == mac,
+                    DeviceUpload.filename == filename,
+                )
+            )
+            if row is None:
                 s.add(
-                    Device(
-                        id=new_id("device"),
+                    DeviceUpload(
+                        id=new_id("device_upload"),
                         created_at=now,
-                        org_id=url.org_id,
-                        mac=visit.mac,
-                        **values,
+                        org_id=org_id,
+                        mac=mac,
+                        filename=filename,
+                        body=body,
+                        updated_at=now,
                     )
                 )
-        except IntegrityError:  # another request of the same phone inserted it first
-            await s.execute(
-                update(Device)
-                .where(Device.org_id == url.org_id, Device.mac == visit.mac)
-                .values(**values)
-            )
-
-    async def _store_upload(
-        self, s: AsyncSession, org_id: str, mac: str, filename: str, body: bytes
-    ) -> None:
-        now = self.deps.clock()
-        row = await s.scalar(
-            select(DeviceUpload).where(
-                DeviceUpload.org_id == org_id,
-                DeviceUpload.mac == mac,
-                DeviceUpload.filename == filename,
-            )
-        )
-        if row is None:
-            s.add(
-                DeviceUpload(
-                    id=new_id("device_upload"),
-                    created_at=now,
-                    org_id=org_id,
-                    mac=mac,
-                    filename=filename,
-                    body=body,
-                    updated_at=now,
-                )
-            )
-        else:
-            row.body, row.updated_at = body, now
+            else:
+                row.body, row.updated_at = body, now

@@ -1,19 +1,21 @@
-"""What a phone's configuration is made of, read in one place for the phone endpoint and the
-preview: the URL user's lines in the provider account and the memory keys they see."""
+"""What a phone's configuration is made of: the URL user's lines in the provider account and the
+memory keys they see. Read with SQLAlchemy Core through a ``Reader``, so that the phone endpoint
+(hot path) and the preview share one definition of every query.
+
+An account's keys, their BLF targets and its list-to-domain map are the same for every phone of the
+account: they are read once per data version (``AccountView``) and shared.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from deskprov.db.models import (
-    CredentialAttachment,
-    Organisation,
-    SipDomain,
-    SipExtension,
-    SipUser,
-    User,
-)
+from sqlalchemy import select
+
+from deskprov.db.hot import Reader
+from deskprov.db.models import CredentialAttachment, SipDomain, SipExtension, SipUser, User
 from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData
 from deskprov.providers.base import provider_for
 from deskprov.security.secretbox import SecretBox
@@ -22,114 +24,130 @@ PASSWORD_BINDING = "sip_user:{}"
 NO_POSITION = 100  # keys without a position come after every positioned key
 
 
-async def first_domains(s: AsyncSession, list_ids: set[str], whippy_suffix: str) -> dict[str, str]:
-    """For each credential list, the full name of the first domain it is attached to."""
-    if not list_ids:
-        return {}
-    rows = await s.execute(
+@dataclass(frozen=True)
+class AccountKey:
+    key: MemoryKey
+    owner_id: str | None  # None: every phone of the account; else only that user's
+    order: tuple[int, str]
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """The parts of a configuration that every phone of one provider account shares."""
+
+    domains: dict[str, str]  # credential list id -> the first attached domain's full name
+    keys: tuple[AccountKey, ...]  # sorted by position, then extension
+
+    def keys_for(self, user_id: str) -> tuple[MemoryKey, ...]:
+        return tuple(k.key for k in self.keys if k.owner_id in (None, user_id))
+
+
+async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> AccountView:
+    domains: dict[str, str] = {}
+    for list_id, provider, prefix in await reader.all(
         select(CredentialAttachment.credential_list_id, SipDomain.provider, SipDomain.prefix)
         .join(SipDomain, SipDomain.id == CredentialAttachment.sip_domain_id)
-        .where(CredentialAttachment.credential_list_id.in_(list_ids))
+        .where(CredentialAttachment.account_id == account_id)
         .order_by(CredentialAttachment.created_at, CredentialAttachment.id)
-    )
-    found: dict[str, str] = {}
-    for list_id, provider, prefix in rows:
-        found.setdefault(list_id, provider_for(provider).domain_for(prefix, whippy_suffix))
-    return found
+    ):
+        domains.setdefault(list_id, provider_for(provider).domain_for(prefix, whippy_suffix))
 
-
-async def phone_data(
-    s: AsyncSession,
-    box: SecretBox,
-    *,
-    org_id: str,
-    account_id: str,
-    user_id: str,
-    whippy_suffix: str,
-) -> PhoneData:
-    user = await s.scalar(select(User).where(User.id == user_id, User.org_id == org_id))
-    version = await s.scalar(select(Organisation.data_version).where(Organisation.id == org_id))
-    sip_users = list(
-        (
-            await s.scalars(
-                select(SipUser)
-                .where(SipUser.account_id == account_id, SipUser.user_id == user_id)
-                .order_by(SipUser.created_at, SipUser.id)
-            )
-        ).all()
+    rows = await reader.all(
+        select(
+            SipExtension.id,
+            SipExtension.extension,
+            SipExtension.label,
+            SipExtension.subtype,
+            SipExtension.scope,
+            SipExtension.owner_id,
+            SipExtension.position,
+            SipExtension.target_type,
+            SipExtension.target_ref,
+        ).where(SipExtension.account_id == account_id)
     )
-    domains = await first_domains(s, {u.credential_list_id for u in sip_users}, whippy_suffix)
-    name = user.name if user else ""
-    lines = tuple(
-        Line(
-            index=i,
-            username=u.username,
-            password=box.open(u.password_sealed, binding=PASSWORD_BINDING.format(u.id)),
-            domain=domains[u.credential_list_id],
-            display_name=name,
-            label=name,
-        )
-        for i, u in enumerate((u for u in sip_users if u.credential_list_id in domains), 1)
-    )
-    return PhoneData(
-        lines=lines,
-        keys=await memory_keys(s, account_id, user_id),
-        data_version=int(version or 0),
-    )
-
-
-async def memory_keys(s: AsyncSession, account_id: str, user_id: str) -> tuple[MemoryKey, ...]:
-    """The account-wide keys and the user's own, by position then extension."""
-    rows = list(
-        (
-            await s.scalars(
-                select(SipExtension).where(
-                    SipExtension.account_id == account_id,
-                    (SipExtension.scope == "provider_account")
-                    | ((SipExtension.scope == "user") & (SipExtension.owner_id == user_id)),
-                )
-            )
-        ).all()
-    )
-    rows.sort(key=lambda r: (r.position or NO_POSITION, r.extension))
-    blf_users = await _blf_usernames(s, account_id, rows)
+    usernames = await _blf_usernames(reader, account_id, rows)
     keys = []
-    for row in rows:
-        username = blf_users.get((row.target_type, row.target_ref))
+    for ext_id, extension, label, subtype, scope, owner_id, position, t_type, t_ref in rows:
+        username = usernames.get((t_type, t_ref))
         kind: KeyKind
-        if row.subtype == "blind_transfer":
-            kind, dial = "blind_transfer", row.extension
+        if subtype == "blind_transfer":
+            kind, dial = "blind_transfer", extension
         elif username:
             kind, dial = "blf", username
         else:
-            kind, dial = "speed_dial", row.extension
+            kind, dial = "speed_dial", extension
         keys.append(
-            MemoryKey(
-                extension=row.extension, label=row.label, kind=kind, dial=dial, source_id=row.id
+            AccountKey(
+                key=MemoryKey(
+                    extension=extension, label=label, kind=kind, dial=dial, source_id=ext_id
+                ),
+                owner_id=owner_id if scope == "user" else None,
+                order=(position or NO_POSITION, extension),
             )
         )
-    return tuple(keys)
+    keys.sort(key=lambda k: k.order)
+    return AccountView(domains=domains, keys=tuple(keys))
 
 
 async def _blf_usernames(
-    s: AsyncSession, account_id: str, rows: list[SipExtension]
+    reader: Reader, account_id: str, rows: Sequence[Any]
 ) -> dict[tuple[str, str], str]:
-    """SIP-user and agent targets that resolve to a SIP user of this account: its username."""
+    """SIP-user and agent targets that resolve to a SIP user of this account: its username.
+
+    An agent resolves to the first SIP user (by creation) that they own in the account.
+    """
     sip_ids = {r.target_ref for r in rows if r.target_type == "sip_user"}
     agent_ids = {r.target_ref for r in rows if r.target_type == "agent"}
     found: dict[tuple[str, str], str] = {}
     if sip_ids:
-        for sid, username in await s.execute(
+        for sid, username in await reader.all(
             select(SipUser.id, SipUser.username).where(
                 SipUser.id.in_(sip_ids), SipUser.account_id == account_id
             )
         ):
             found[("sip_user", sid)] = username
     if agent_ids:
-        for uid, username in await s.execute(
+        for uid, username in await reader.all(
             select(SipUser.user_id, SipUser.username)
             .where(SipUser.user_id.in_(agent_ids), SipUser.account_id == account_id)
-            .order_by(SipUser.created_at.desc(), SipUser.id.desc())
+            .order_by(SipUser.created_at, SipUser.id)
         ):
-            found[("agent", str(uid))] = username  # the earliest SIP user is written last and wins
+            found.setdefault(("agent", str(uid)), username)
     return found
+
+
+async def phone_data(
+    reader: Reader,
+    box: SecretBox,
+    account: AccountView,
+    *,
+    account_id: str,
+    user_id: str,
+    data_version: int,
+) -> PhoneData:
+    """One line per SIP user the user owns in the account whose list is attached to a domain."""
+    rows = await reader.all(
+        select(
+            SipUser.id,
+            SipUser.username,
+            SipUser.password_sealed,
+            SipUser.credential_list_id,
+            User.name,
+        )
+        .join(User, User.id == SipUser.user_id)
+        .where(SipUser.account_id == account_id, SipUser.user_id == user_id)
+        .order_by(SipUser.created_at, SipUser.id)
+    )
+    usable = [r for r in rows if r.credential_list_id in account.domains]
+    lines = tuple(
+        Line(
+            index=i,
+            username=r.username,
+            password=box.open(r.password_sealed, binding=PASSWORD_BINDING.format(r.id)),
+            domain=account.domains[r.credential_list_id],
+            display_name=r.name,
+            label=r.name,
+        )
+        for i, r in enumerate(usable, 1)
+    )
+    return PhoneData(lines=lines, keys=account.keys_for(user_id), data_version=data_version)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,13 +15,28 @@ from deskprov.errors import Invalid, NotFound
 from deskprov.schemas import provisioning as schema
 from deskprov.security import tokens
 from deskprov.security.keyring import Keyring
-from deskprov.services.base import Collection, Scope, get_referenced, iso, iso_or_none
-from deskprov.services.phone_data import phone_data
-from deskprov.vendors.layout import lay_out
-from deskprov.vendors.render import Renderer
+from deskprov.services.base import Collection, Deps, Scope, get_referenced, iso, iso_or_none
+
+if TYPE_CHECKING:
+    from deskprov.services.phone import PhoneService
 
 
-def token_for(row: ProvisioningUrl, keyring: Keyring) -> str:
+class SignedUrl(Protocol):
+    """What a URL's token is made of (a stored row or the phone endpoint's UrlState)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def org_id(self) -> str: ...
+    @property
+    def vendor(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def key_id(self) -> str: ...
+
+
+def token_for(row: SignedUrl, keyring: Keyring) -> str:
     return tokens.sign(
         keyring,
         tokens.TokenClaims(
@@ -33,6 +49,10 @@ def token_for(row: ProvisioningUrl, keyring: Keyring) -> str:
     )
 
 
+def url_of(deps: Deps, row: SignedUrl) -> str:
+    return f"{deps.settings.public_url}/p/{token_for(row, deps.keyring)}/"
+
+
 class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
     kind = "provisioning_url"
     model = ProvisioningUrl
@@ -40,10 +60,10 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
     needs_sip = True
     write_role = Role.installer
 
-    renderer: Renderer  # set by the registry
+    phone: PhoneService  # set by the registry
 
     def url(self, row: ProvisioningUrl) -> str:
-        return f"{self.deps.settings.public_url}/p/{token_for(row, self.deps.keyring)}/"
+        return url_of(self.deps, row)
 
     async def view(self, s: AsyncSession, row: ProvisioningUrl) -> schema.ProvisioningUrlView:
         return self._view(row)
@@ -135,40 +155,28 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
         self, scope: Scope, row_id: str, query: schema.PreviewQuery
     ) -> schema.PreviewView:
         scope.actor.require(Role.admin if query.reveal else Role.installer)
-        profile = self.renderer.profiles
-        async with self.deps.db.write() as s:
+        async with self.deps.db.read() as s:
             row = await self.load(s, scope, row_id)
-            vendor = profile[row.vendor]
-            match = vendor.match_file(query.file)
-            if match is None or match.rule.serve != "render" or match.rule.template is None:
-                raise NotFound(
-                    f"a {row.vendor} phone is not served a file named {query.file}",
-                    fields={"file": "not served to this vendor's phones"},
-                )
             model_name = query.model
             if model_name is None and row.mac:
                 model_name = await s.scalar(
                     select(Device.model).where(Device.org_id == row.org_id, Device.mac == row.mac)
                 )
-            model = vendor.model(model_name)
-            data = await phone_data(
-                s,
-                self.deps.box,
-                org_id=row.org_id,
-                account_id=row.account_id,
-                user_id=row.user_id,
-                whippy_suffix=self.deps.settings.whippy_sip_suffix,
+        profile = self.phone.profiles[row.vendor]
+        match = profile.match_file(query.file)
+        if match is None or match.rule.serve != "render" or match.rule.template is None:
+            raise NotFound(
+                f"a {row.vendor} phone is not served a file named {query.file}",
+                fields={"file": "not served to this vendor's phones"},
             )
-            config = lay_out(vendor.vendor, model, data, match.mac or row.mac)
-            rendered = self.renderer.render(
-                vendor,
-                match.rule.template,
-                model,
-                config,
-                self.url(row),
-                mask_passwords=not query.reveal,
-            )
-            if query.reveal:
+        state = await self.phone.hot.url_state(row.id, row.org_id)
+        assert state is not None
+        model = profile.model(model_name)
+        rendered = await self.phone.render(
+            state, profile, match.rule.template, model, mask=not query.reveal
+        )
+        if query.reveal:
+            async with self.deps.db.write() as s:
                 await self.audit(s, scope, "reveal_preview", row.id, file=query.file)
         return schema.PreviewView(
             file=query.file,
@@ -177,6 +185,6 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
             content=rendered.body.decode("utf-8"),
             dropped_keys=[
                 schema.DroppedKey(id=k.source_id, extension=k.extension, label=k.label)
-                for k in config.dropped
+                for k in rendered.config.dropped
             ],
         )

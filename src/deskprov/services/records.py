@@ -6,12 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.models import AuditEvent, Device
 from deskprov.schemas import organisation as schema
-from deskprov.services.base import Collection, iso
+from deskprov.schemas.common import Page, PageQuery
+from deskprov.services.base import Collection, Scope, iso
+from deskprov.services.device_log import DeviceLog
 
 
 class Devices(Collection[Device, schema.DeviceView]):
     kind = "device"
     model = Device
+    log: DeviceLog  # set by the registry: notes not yet written are written before a read
+
+    async def list(self, scope: Scope, page: PageQuery) -> Page[schema.DeviceView]:
+        await self.log.flush()
+        return await super().list(scope, page)
+
+    async def get(self, scope: Scope, row_id: str) -> schema.DeviceView:
+        await self.log.flush()
+        return await super().get(scope, row_id)
 
     async def view(self, s: AsyncSession, row: Device) -> schema.DeviceView:
         return schema.DeviceView(

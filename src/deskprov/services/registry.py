@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deskprov.db.hot import hot_store
 from deskprov.services.accounts import (
     CredentialAttachments,
     CredentialLists,
@@ -12,6 +13,7 @@ from deskprov.services.accounts import (
     SipUsers,
 )
 from deskprov.services.base import Deps
+from deskprov.services.device_log import DeviceLog
 from deskprov.services.extensions import SipExtensions
 from deskprov.services.organisation import ApiKeys, Channels, Queues, Teams, Users
 from deskprov.services.phone import PhoneService
@@ -45,9 +47,12 @@ class Services:
 
     @classmethod
     def build(cls, deps: Deps, renderer: Renderer | None = None) -> Services:
-        renderer = renderer or default_renderer()
+        device_log = DeviceLog(deps)
+        phone = PhoneService(deps, renderer or default_renderer(), hot_store(deps.db), device_log)
         provisioning_urls = ProvisioningUrls(deps)
-        provisioning_urls.renderer = renderer
+        provisioning_urls.phone = phone
+        devices = Devices(deps)
+        devices.log = device_log
         return cls(
             deps=deps,
             api_keys=ApiKeys(deps),
@@ -63,10 +68,10 @@ class Services:
             sip_extensions=SipExtensions(deps),
             phones=Phones(deps),
             number_inventory=NumberInventory(deps),
-            devices=Devices(deps),
+            devices=devices,
             audit_events=AuditEvents(deps),
             provisioning_urls=provisioning_urls,
-            phone=PhoneService(deps, renderer),
+            phone=phone,
         )
 
 

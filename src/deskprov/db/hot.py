@@ -1,0 +1,223 @@
+"""The phone endpoint's reads and its one write (binding a URL to a MAC), kept off the ORM.
+
+SQLite: a plain synchronous connection used on the event loop. A primary-key read takes a few
+microseconds there, far less than a hop to aiosqlite's thread, and WAL lets it read while others
+write. Other databases (PostgreSQL): the async engine, with SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from deskprov.db.engine import Database
+from deskprov.db.models import AuditEvent, Organisation, ProvisioningUrl
+
+HOT_BUSY_TIMEOUT_MS = 2_000
+
+
+class Reader(Protocol):
+    async def all(self, stmt: Any) -> Sequence[Any]: ...
+
+
+class SyncReader:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def all(self, stmt: Any) -> Sequence[Any]:
+        return self._conn.execute(stmt).all()
+
+
+class AsyncReader:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def all(self, stmt: Any) -> Sequence[Any]:
+        return (await self._conn.execute(stmt)).all()
+
+
+@dataclass(frozen=True)
+class UrlState:
+    id: str
+    org_id: str
+    account_id: str
+    user_id: str
+    vendor: str
+    mac: str | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    key_id: str
+    data_version: int
+
+
+URL_STATE = select(
+    ProvisioningUrl.id,
+    ProvisioningUrl.org_id,
+    ProvisioningUrl.account_id,
+    ProvisioningUrl.user_id,
+    ProvisioningUrl.vendor,
+    ProvisioningUrl.mac,
+    ProvisioningUrl.expires_at,
+    ProvisioningUrl.revoked_at,
+    ProvisioningUrl.key_id,
+    Organisation.data_version,
+).join(Organisation, Organisation.id == ProvisioningUrl.org_id)
+
+
+def _bind_stmt(url_id: str, mac: str) -> Any:
+    return (
+        update(ProvisioningUrl)
+        .where(ProvisioningUrl.id == url_id, ProvisioningUrl.mac.is_(None))
+        .values(mac=mac)
+    )
+
+
+def _moment(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def _state_stmt(url_id: Any, org_id: Any) -> Any:
+    return URL_STATE.where(ProvisioningUrl.id == url_id, ProvisioningUrl.org_id == org_id)
+
+
+class HotStore(Protocol):
+    def reader(self) -> Any: ...  # async context manager yielding a Reader
+
+    async def url_state(self, url_id: str, org_id: str) -> UrlState | None: ...
+
+    async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
+        """Bind the URL to ``mac`` if it is unbound, recording ``event`` (an audit_events row)
+        in the same transaction; the MAC the URL is bound to afterwards."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteHotStore:
+    def __init__(self, url: str) -> None:
+        sync_url = make_url(url).set(drivername="sqlite")
+        self._engine: Engine = create_engine(sync_url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(self._engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we say BEGIN ourselves (see engine.py)
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={HOT_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(self._engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get("sqlite_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        # The per-request read runs on one plain sqlite3 connection with SQL compiled once from
+        # the Core statement: SQLAlchemy's per-execution overhead is many times the query's.
+        compiled = _state_stmt(bindparam("url_id"), bindparam("org_id")).compile(
+            dialect=self._engine.dialect
+        )
+        self._state_sql = str(compiled)
+        self._state_params = tuple(compiled.positiontup or ())
+        self._raw = sqlite3.connect(
+            sync_url.database or "", check_same_thread=False, isolation_level=None
+        )
+        self._raw.execute(f"PRAGMA busy_timeout={HOT_BUSY_TIMEOUT_MS}")
+        self._raw.execute("PRAGMA query_only=ON")
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Reader]:
+        with self._engine.connect() as conn:
+            yield SyncReader(conn)
+
+    async def url_state(self, url_id: str, org_id: str) -> UrlState | None:
+        values = {"url_id": url_id, "org_id": org_id}
+        row = self._raw.execute(
+            self._state_sql, [values[name] for name in self._state_params]
+        ).fetchone()
+        if row is None:
+            return None
+        (id_, org, account, user, vendor, mac, expires, revoked, key_id, version) = row
+        return UrlState(
+            id_,
+            org,
+            account,
+            user,
+            vendor,
+            mac,
+            _moment(expires),
+            _moment(revoked),
+            key_id,
+            version,
+        )
+
+    async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
+        # A write may wait for the lock: never on the event loop, where the writer holding
+        # the lock (an aiosqlite transaction of this process) may need the loop to finish.
+        return await asyncio.to_thread(self._bind, url_id, mac, event)
+
+    def _bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
+        with self._engine.connect().execution_options(sqlite_immediate=True) as conn:
+            if conn.execute(_bind_stmt(url_id, mac)).rowcount == 1:
+                conn.execute(insert(AuditEvent).values(**event))
+            bound = conn.execute(
+                select(ProvisioningUrl.mac).where(ProvisioningUrl.id == url_id)
+            ).scalar()
+            conn.commit()
+        return bound
+
+    def close(self) -> None:
+        self._raw.close()
+        self._engine.dispose()
+
+
+class AsyncHotStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Reader]:
+        async with self._engine.connect() as conn:
+            yield AsyncReader(conn)
+
+    async def url_state(self, url_id: str, org_id: str) -> UrlState | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_state_stmt(url_id, org_id))).first()
+        return None if row is None else UrlState(*row)
+
+    async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
+        async with self._engine.begin() as conn:
+            if (await conn.execute(_bind_stmt(url_id, mac))).rowcount == 1:
+                await conn.execute(insert(AuditEvent).values(**event))
+            bound = (
+                await conn.execute(select(ProvisioningUrl.mac).where(ProvisioningUrl.id == url_id))
+            ).scalar()
+        return bound
+
+    def close(self) -> None:
+        pass
+
+
+def hot_store(db: Database) -> HotStore:
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return SqliteHotStore(url.render_as_string(hide_password=False))
+    return AsyncHotStore(db.engine)
