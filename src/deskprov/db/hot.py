@@ -35,23 +35,40 @@ HOT_BUSY_TIMEOUT_MS = 2_000
 
 
 class Reader(Protocol):
-    async def all(self, stmt: Any) -> Sequence[Any]: ...
+    """Runs a Core select; ``params`` only with a constant statement of named bind parameters.
+    Rows are tuples: unpack them by position."""
+
+    async def all(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]: ...
 
 
 class SyncReader:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    """SQLite on the event loop. A constant statement with named bind parameters (called with
+    ``params``) is compiled once and run on the raw sqlite3 connection; any other statement goes
+    through SQLAlchemy."""
 
-    async def all(self, stmt: Any) -> Sequence[Any]:
-        return self._conn.execute(stmt).all()
+    def __init__(self, conn: Connection, raw: sqlite3.Connection, compiled: dict[int, Any]) -> None:
+        self._conn = conn
+        self._raw = raw
+        self._compiled = compiled
+
+    async def all(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        if params is None:
+            return self._conn.execute(stmt).all()
+        prepared = self._compiled.get(id(stmt))
+        if prepared is None:
+            compiled = stmt.compile(dialect=self._conn.dialect)
+            prepared = (str(compiled), tuple(compiled.positiontup or ()), stmt)
+            self._compiled[id(stmt)] = prepared  # (the statement is kept: its id stays unique)
+        sql, names, _ = prepared
+        return self._raw.execute(sql, [params[n] for n in names]).fetchall()
 
 
 class AsyncReader:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
-    async def all(self, stmt: Any) -> Sequence[Any]:
-        return (await self._conn.execute(stmt)).all()
+    async def all(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        return (await self._conn.execute(stmt, params)).all()
 
 
 @dataclass(frozen=True)
@@ -82,7 +99,11 @@ URL_STATE = select(
 ).join(Organisation, Organisation.id == ProvisioningUrl.org_id)
 
 
-def _bind_stmt(url_id: str, mac: str) -> Any:
+class _Busy(Exception):
+    """Another connection holds SQLite's write lock."""
+
+
+def _bind_stmt(url_id: Any, mac: Any) -> Any:
     return (
         update(ProvisioningUrl)
         .where(ProvisioningUrl.id == url_id, ProvisioningUrl.mac.is_(None))
@@ -142,11 +163,29 @@ class SqliteHotStore:
         )
         self._raw.execute(f"PRAGMA busy_timeout={HOT_BUSY_TIMEOUT_MS}")
         self._raw.execute("PRAGMA query_only=ON")
+        self._compiled: dict[int, Any] = {}
+        # The binding write, prepared the same way, on a connection that never waits for locks.
+        self._writer = sqlite3.connect(
+            sync_url.database or "", check_same_thread=False, isolation_level=None
+        )
+        self._writer.execute("PRAGMA busy_timeout=0")
+        dialect = self._engine.dialect
+        bind = _bind_stmt(bindparam("url_id"), bindparam("mac")).compile(dialect=dialect)
+        self._bind_sql, self._bind_names = str(bind), tuple(bind.positiontup or ())
+        table = AuditEvent.__table__
+        audit = (
+            insert(table)
+            .values({c.name: bindparam(c.name) for c in table.c})
+            .compile(dialect=dialect)
+        )
+        self._audit_sql, self._audit_names = str(audit), tuple(audit.positiontup or ())
+        self._audit_columns = {c.name: c.type.bind_processor(dialect) for c in table.c}
+        self._mac_sql = "SELECT mac FROM provisioning_urls WHERE id = ?"
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Reader]:
         with self._engine.connect() as conn:
-            yield SyncReader(conn)
+            yield SyncReader(conn, self._raw, self._compiled)
 
     async def url_state(self, url_id: str, org_id: str) -> UrlState | None:
         values = {"url_id": url_id, "org_id": org_id}
@@ -170,9 +209,36 @@ class SqliteHotStore:
         )
 
     async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
-        # A write may wait for the lock: never on the event loop, where the writer holding
-        # the lock (an aiosqlite transaction of this process) may need the loop to finish.
-        return await asyncio.to_thread(self._bind, url_id, mac, event)
+        # First try on the event loop without waiting for the write lock (the common case in a
+        # boot storm). If it is taken, wait in a thread: never on the loop, where the writer
+        # holding the lock (an aiosqlite transaction of this process) may need the loop.
+        try:
+            return self._bind_now(url_id, mac, event)
+        except _Busy:
+            return await asyncio.to_thread(self._bind, url_id, mac, event)
+
+    def _bind_now(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
+        writer = self._writer
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _Busy from exc
+        try:
+            updated = writer.execute(
+                self._bind_sql, [{"url_id": url_id, "mac": mac}[n] for n in self._bind_names]
+            ).rowcount
+            if updated == 1:
+                columns: dict[str, Any] = self._audit_columns
+                writer.execute(
+                    self._audit_sql,
+                    [columns[n](event[n]) if columns[n] else event[n] for n in self._audit_names],
+                )
+            row = writer.execute(self._mac_sql, [url_id]).fetchone()
+            writer.execute("COMMIT")
+        except BaseException:
+            writer.execute("ROLLBACK")
+            raise
+        return None if row is None else row[0]
 
     def _bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
         with self._engine.connect().execution_options(sqlite_immediate=True) as conn:
@@ -186,6 +252,7 @@ class SqliteHotStore:
 
     def close(self) -> None:
         self._raw.close()
+        self._writer.close()
         self._engine.dispose()
 
 

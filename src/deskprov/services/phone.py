@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 1024 * 1024
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
 ACCOUNT_CACHE_ENTRIES = 1024
+TOKEN_CACHE_ENTRIES = 20_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ class PhoneService:
             RENDER_CACHE_BYTES, lambda f: len(f.rendered.body) + 512
         )
         self.accounts: Lru[tuple[str, int], AccountView] = Lru(ACCOUNT_CACHE_ENTRIES)
+        # Verifying a token and parsing a user agent cost more than the rest of a cached fetch;
+        # a genuine token's claims never change (expiry is re-checked on every use).
+        self.tokens: Lru[str, tokens.TokenClaims] = Lru(TOKEN_CACHE_ENTRIES)
+        self.agents: Lru[str, UserAgent | None] = Lru(TOKEN_CACHE_ENTRIES)
 
     # --- the two requests -------------------------------------------------------------------
     async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
@@ -157,17 +162,26 @@ class PhoneService:
 
     # --- steps ------------------------------------------------------------------------------
     def _visit(self, req: PhoneRequest) -> _Visit | PhoneAnswer:
-        expired = False
-        try:
-            claims = tokens.verify(self.deps.keyring, req.token, self.deps.clock())
-        except tokens.TokenError as exc:
-            if exc.claims is None:
-                log.info("refused %s from %s: %s token", req.filename[:64], req.address, exc.reason)
-                return refused(exc.reason)
-            claims, expired = exc.claims, True
+        now = self.deps.clock()
+        claims = self.tokens.get(req.token)
+        if claims is None:
+            try:
+                claims = tokens.verify(self.deps.keyring, req.token, now)
+            except tokens.TokenError as exc:
+                if exc.claims is None:
+                    log.info(
+                        "refused %s from %s: %s token", req.filename[:64], req.address, exc.reason
+                    )
+                    return refused(exc.reason)
+                claims = exc.claims
+            self.tokens.put(req.token, claims)
+        expired = claims.expires_at is not None and now >= claims.expires_at
         profile = self.profiles[claims.vendor]
         match = profile.match_file(req.filename)
-        agent = identify(self.profiles, req.user_agent) if req.user_agent else None
+        agent = self.agents.get(req.user_agent)
+        if agent is None and req.user_agent:
+            agent = identify(self.profiles, req.user_agent)
+            self.agents.put(req.user_agent, agent)
         mac = (match.mac if match else None) or (agent.mac if agent else None)
         return _Visit(claims, profile, match, agent, mac, expired)
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from deskprov.db.hot import Reader
 from deskprov.db.models import CredentialAttachment, SipDomain, SipExtension, SipUser, User
@@ -116,6 +116,20 @@ async def _blf_usernames(
     return found
 
 
+USER_LINES = (
+    select(
+        SipUser.id,
+        SipUser.username,
+        SipUser.password_sealed,
+        SipUser.credential_list_id,
+        User.name,
+    )
+    .join(User, User.id == SipUser.user_id)
+    .where(SipUser.account_id == bindparam("account_id"), SipUser.user_id == bindparam("user_id"))
+    .order_by(SipUser.created_at, SipUser.id)
+)
+
+
 async def phone_data(
     reader: Reader,
     box: SecretBox,
@@ -126,28 +140,17 @@ async def phone_data(
     data_version: int,
 ) -> PhoneData:
     """One line per SIP user the user owns in the account whose list is attached to a domain."""
-    rows = await reader.all(
-        select(
-            SipUser.id,
-            SipUser.username,
-            SipUser.password_sealed,
-            SipUser.credential_list_id,
-            User.name,
-        )
-        .join(User, User.id == SipUser.user_id)
-        .where(SipUser.account_id == account_id, SipUser.user_id == user_id)
-        .order_by(SipUser.created_at, SipUser.id)
-    )
-    usable = [r for r in rows if r.credential_list_id in account.domains]
+    rows = await reader.all(USER_LINES, {"account_id": account_id, "user_id": user_id})
+    usable = [r for r in rows if r[3] in account.domains]
     lines = tuple(
         Line(
             index=i,
-            username=r.username,
-            password=box.open(r.password_sealed, binding=PASSWORD_BINDING.format(r.id)),
-            domain=account.domains[r.credential_list_id],
-            display_name=r.name,
-            label=r.name,
+            username=username,
+            password=box.open(sealed, binding=PASSWORD_BINDING.format(sip_id)),
+            domain=account.domains[list_id],
+            display_name=name,
+            label=name,
         )
-        for i, r in enumerate(usable, 1)
+        for i, (sip_id, username, sealed, list_id, name) in enumerate(usable, 1)
     )
     return PhoneData(lines=lines, keys=account.keys_for(user_id), data_version=data_version)

@@ -28,6 +28,8 @@ def _respond(request: web.Request, answer: PhoneAnswer) -> web.Response:
         if wait is not None:
             return web.Response(status=429, headers={"Retry-After": str(wait)})
         return web.Response(status=404)
+    if answer.cached:
+        request.app[METRICS].cache_hits[answer.vendor or "unknown"] += 1
     headers = {"Cache-Control": "no-cache"}
     if answer.etag:
         headers["ETag"] = answer.etag
@@ -35,7 +37,8 @@ def _respond(request: web.Request, answer: PhoneAnswer) -> web.Response:
         return web.Response(status=answer.status, headers=headers)
     assert answer.content_type is not None
     headers["Content-Type"] = answer.content_type
-    request.app[METRICS].renders[answer.vendor or "unknown"] += 1
+    if not answer.cached:
+        request.app[METRICS].renders[answer.vendor or "unknown"] += 1
     return web.Response(body=answer.body, headers=headers)
 
 
