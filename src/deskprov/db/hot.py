@@ -174,7 +174,7 @@ class SqliteHotStore:
         self._bind_sql, self._bind_names = str(bind), tuple(bind.positiontup or ())
         table = AuditEvent.__table__
         audit = (
-            insert(table)
+            insert(AuditEvent)
             .values({c.name: bindparam(c.name) for c in table.c})
             .compile(dialect=dialect)
         )
