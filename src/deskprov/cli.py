@@ -106,7 +106,9 @@ def _run_server(settings: Settings, *, reuse_port: bool) -> None:
 
 
 def _worker(settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _run_server(settings, reuse_port=True)
 

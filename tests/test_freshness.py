@@ -1,0 +1,91 @@
+"""No stale configuration: a change is served on the very next fetch, with two worker processes,
+and also when the change is written by another process."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from sqlalchemy import select
+
+from deskprov.db.models import ProvisioningUrl, SipUser
+from deskprov.domain.roles import Actor, Role
+from deskprov.schemas import account as acc
+from deskprov.services.base import Scope
+from deskprov.services.offline import offline_deps
+from deskprov.services.registry import Services
+from deskprov.settings import Settings
+from tests.test_cli import DEMO_LINE, clean_env, get, run, wait_for
+
+YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:02"
+FILE = "805ec0000002.cfg"
+
+
+async def change_password(settings: Settings, password: str) -> None:
+    """Another process (this test) changes Alice's SIP password straight through the services."""
+    async with offline_deps(settings) as deps:
+        sv = Services.build(deps)
+        async with deps.db.read() as s:
+            row = await s.scalar(select(SipUser).where(SipUser.username == "alice"))
+        assert row is not None
+        actor = Actor(org_id=row.org_id, key_id="test", role=Role.admin)
+        await sv.sip_users.update(
+            Scope(actor, row.account_id), row.id, acc.SipUserUpdate(password=password)
+        )
+        sv.phone.hot.close()
+
+
+async def revoke_yealink_url(settings: Settings) -> None:
+    async with offline_deps(settings) as deps:
+        sv = Services.build(deps)
+        async with deps.db.read() as s:
+            row = await s.scalar(select(ProvisioningUrl).where(ProvisioningUrl.vendor == "yealink"))
+        assert row is not None
+        actor = Actor(org_id=row.org_id, key_id="test", role=Role.installer)
+        await sv.provisioning_urls.delete(Scope(actor, row.account_id), row.id)
+        sv.phone.hot.close()
+
+
+def fetch_many(url: str, times: int = 16) -> list[tuple[int, bytes]]:
+    # A new connection each time: SO_REUSEPORT spreads them over both workers.
+    return [get(url + FILE, YEALINK_UA) for _ in range(times)]
+
+
+def test_changes_are_served_at_once_by_two_workers(tmp_path: Path) -> None:
+    env = clean_env()
+    demo = run(["demo"], env, tmp_path)
+    url = dict(DEMO_LINE.findall(demo.stdout))["yealink"].replace("8080", env["DESKPROV_PORT"])
+    settings = replace(
+        Settings.from_env({}),
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'deskprov.db'}",
+        key_file=tmp_path / "deskprov.keys",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deskprov", "serve", "--workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{env['DESKPROV_PORT']}")
+        first = fetch_many(url)
+        assert all(status == 200 and b"Demo-Passw0rd-Alice" in body for status, body in first)
+
+        asyncio.run(change_password(settings, "Fresh-Passw0rd-1"))
+        after = fetch_many(url)
+        assert all(b"account.1.password = Fresh-Passw0rd-1" in body for _, body in after)
+
+        asyncio.run(revoke_yealink_url(settings))
+        assert {status for status, _ in fetch_many(url)} == {404}
+    finally:
+        server.terminate()
+        logs, _ = server.communicate(timeout=20)
+    assert server.returncode == 0, logs[-2000:]
+    # Both workers served phones (each log line carries its process id).
+    assert len(set(re.findall(r"\[(\d+)\] aiohttp.access", logs))) == 2
