@@ -12,9 +12,22 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "bootstorm.py"
 
 def test_benchmark_runs_and_reports_ratios() -> None:
     out = subprocess.run(
-        [sys.executable, str(BENCH), "--phones", "6", "--duration", "1", "--connections", "4",
-         "--loadgen", "aiohttp"],
-        capture_output=True, text=True, timeout=300, check=True,
+        [
+            sys.executable,
+            str(BENCH),
+            "--phones",
+            "6",
+            "--duration",
+            "1",
+            "--connections",
+            "4",
+            "--loadgen",
+            "aiohttp",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["phones"] == 6 and report["loadgen"] == "aiohttp"

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from deskprov.appkeys import BAD_TOKENS
+from deskprov.appkeys import BAD_TOKENS, SERVICES
 from tests import phone_parsers
 from tests.conftest import Api, Clock
 from tests.factories import make_url, phone_setup
@@ -314,3 +314,32 @@ async def test_no_secret_reaches_the_logs(
     assert PASSWORD not in logged and api.key not in logged
     for url in s["urls"].values():
         assert url["url"].split("/p/")[1].rstrip("/") not in logged
+
+
+async def test_generic_store_serves_the_same(
+    aiohttp_client: Any, settings: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database-neutral hot path (what PostgreSQL uses) behaves like the SQLite one."""
+    from deskprov.app import create_app
+    from deskprov.db.hot import AsyncHotStore
+    from deskprov.security.keyring import Keyring
+    from deskprov.services import registry
+    from deskprov.services.organisation import create_organisation
+
+    monkeypatch.setattr(registry, "hot_store", lambda db: AsyncHotStore(db.engine))
+    client = await aiohttp_client(create_app(settings, keyring=Keyring.generate(), clock=clock))
+    created = await create_organisation(client.app[SERVICES].deps, "Generic")
+    api = Api(client, created.api_key, created.organisation_id)
+    assert isinstance(client.app[SERVICES].phone.hot, AsyncHotStore)
+    s = await phone_setup(api)
+    url = s["urls"]["yealink"]
+    y = phone_parsers.yealink_cfg(
+        await (await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)).read()
+    )
+    assert y["account.1.password"] == PASSWORD
+    bound = await api.get(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
+    assert bound["mac"] == YEALINK_MAC
+    await expect_refused(
+        client, url, "805ec0000099.cfg", "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:99"
+    )
+    assert refusals(await audit(api)) == ["other_mac"]
