@@ -46,17 +46,24 @@ class SyncReader:
     ``params``) is compiled once and run on the raw sqlite3 connection; any other statement goes
     through SQLAlchemy."""
 
-    def __init__(self, conn: Connection, raw: sqlite3.Connection, compiled: dict[int, Any]) -> None:
-        self._conn = conn
+    def __init__(self, engine: Engine, raw: sqlite3.Connection, compiled: dict[int, Any]) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None  # taken from the pool only when needed
         self._raw = raw
         self._compiled = compiled
 
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
     async def all(self, stmt: Any, params: dict[str, Any] | None = None) -> Sequence[Any]:
         if params is None:
+            if self._conn is None:
+                self._conn = self._engine.connect()
             return self._conn.execute(stmt).all()
         prepared = self._compiled.get(id(stmt))
         if prepared is None:
-            compiled = stmt.compile(dialect=self._conn.dialect)
+            compiled = stmt.compile(dialect=self._engine.dialect)
             prepared = (str(compiled), tuple(compiled.positiontup or ()), stmt)
             self._compiled[id(stmt)] = prepared  # (the statement is kept: its id stays unique)
         sql, names, _ = prepared
@@ -184,8 +191,11 @@ class SqliteHotStore:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Reader]:
-        with self._engine.connect() as conn:
-            yield SyncReader(conn, self._raw, self._compiled)
+        reader = SyncReader(self._engine, self._raw, self._compiled)
+        try:
+            yield reader
+        finally:
+            reader.close()
 
     async def url_state(self, url_id: str, org_id: str) -> UrlState | None:
         values = {"url_id": url_id, "org_id": org_id}

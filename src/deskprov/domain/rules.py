@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 SIP_USERNAME = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
@@ -18,9 +17,13 @@ PASSWORD_MIN = 12
 PASSWORD_MAX = 128
 
 
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def has_control_characters(text: str) -> bool:
     """True when ``text`` holds a control character (CR, LF, TAB, NUL, DEL, C1, ...)."""
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    return CONTROL_CHARACTERS.search(text) is not None
 
 
 def password_problem(password: str) -> str | None:

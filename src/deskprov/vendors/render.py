@@ -3,7 +3,6 @@ checked the way the phone will read it before it is served."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,11 +10,10 @@ import jinja2
 from lxml import etree
 
 from deskprov.domain.config import PhoneConfig
-from deskprov.domain.rules import has_control_characters
+from deskprov.domain.rules import CONTROL_CHARACTERS, has_control_characters
 from deskprov.vendors.profile import Model, Profile
 
 MASK = "********"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class RenderError(RuntimeError):
@@ -24,7 +22,7 @@ class RenderError(RuntimeError):
 
 def cfg_value(value: object) -> str:
     """A cfg value cannot be escaped: control characters (CR, LF, ...) are removed."""
-    return _CONTROL.sub("", str(value))
+    return CONTROL_CHARACTERS.sub("", str(value))
 
 
 def _parser() -> etree.XMLParser:
