@@ -343,3 +343,26 @@ async def test_generic_store_serves_the_same(
         client, url, "805ec0000099.cfg", "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:99"
     )
     assert refusals(await audit(api)) == ["other_mac"]
+
+
+async def test_device_records_are_coalesced_but_changes_show(
+    api: Api, client: TestClient, clock: Clock
+) -> None:
+    s = await phone_setup(api)
+    url = s["urls"]["yealink"]
+
+    async def device() -> dict[str, Any]:
+        return {d["mac"]: d for d in (await api.get("/devices"))["items"]}[YEALINK_MAC]
+
+    await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+    first = await device()
+    clock.advance(30)
+    await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+    assert (await device())["last_seen"] == first["last_seen"]  # same activity, within a minute
+    await fetch(client, url, "y000000000066.cfg", YEALINK_UA)
+    changed = await device()
+    assert changed["last_file"] == "y000000000066.cfg" and changed["last_seen"] > first["last_seen"]
+    clock.advance(61)
+    await fetch(client, url, "y000000000066.cfg", YEALINK_UA)
+    assert (await device())["last_seen"] > changed["last_seen"]
+    assert (await device())["first_seen"] == first["first_seen"]

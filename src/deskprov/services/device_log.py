@@ -1,21 +1,31 @@
 """What phones did, recorded behind the request: notes gathered in memory and written to the
-``devices`` table in one transaction a second, so a boot storm does not queue on the database."""
+``devices`` table in one statement a second, so a boot storm does not queue on the database.
+
+A phone that keeps fetching the same file with the same result is written at most once a
+minute (``last_seen`` is accurate to that); any change (file, result, address, model, URL) is
+written within a second.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
 
 from deskprov.db.models import Device
 from deskprov.domain.ids import new_id
 from deskprov.services.base import Deps
+from deskprov.services.caches import Lru
 
 log = logging.getLogger(__name__)
+
+QUIET_REWRITE = timedelta(seconds=60)
+REMEMBERED_DEVICES = 200_000
 
 
 @dataclass(frozen=True)
@@ -32,19 +42,27 @@ class DeviceNote:
     file: str
     result: str
 
+    def same_as(self, other: DeviceNote) -> bool:
+        """The same activity, whenever it happened."""
+        return replace(self, at=other.at) == other
+
 
 class DeviceLog:
     def __init__(self, deps: Deps, interval: float = 1.0) -> None:
         self.deps = deps
         self.interval = interval
         self._pending: dict[tuple[str, str], DeviceNote] = {}
+        self._written: Lru[tuple[str, str], DeviceNote] = Lru(REMEMBERED_DEVICES)
         self._lock = asyncio.Lock()
 
     def note(self, note: DeviceNote) -> None:
         key = (note.org_id, note.mac)
-        earlier = self._pending.get(key)
+        earlier = self._pending.get(key) or self._written.get(key)
         if earlier is not None and note.model is None:  # keep what an earlier request said
             note = replace(note, model=earlier.model, firmware=earlier.firmware)
+        written = self._written.get(key)
+        if written is not None and note.same_as(written) and note.at - written.at < QUIET_REWRITE:
+            return
         self._pending[key] = note
 
     async def run(self) -> None:
@@ -61,52 +79,54 @@ class DeviceLog:
                 return
             notes, self._pending = self._pending, {}
             try:
-                for attempt in range(3):
-                    try:
-                        await self._write(list(notes.values()))
-                        return
-                    except IntegrityError:  # another process inserted one of these phones first
-                        if attempt == 2:
-                            raise
+                await self._write(list(notes.values()))
             except Exception:
                 for key, note in notes.items():  # keep them for the next flush
                     self._pending.setdefault(key, note)
                 raise
+            for key, note in notes.items():
+                self._written.put(key, note)
 
     async def _write(self, notes: list[DeviceNote]) -> None:
+        """One upsert for every note: insert new phones, update the others."""
+        rows = [_row(n) for n in notes]
         async with self.deps.db.write() as s:
-            keys = [(n.org_id, n.mac) for n in notes]
-            existing = {
-                (d.org_id, d.mac): d
-                for d in (
-                    await s.scalars(
-                        select(Device).where(tuple_(Device.org_id, Device.mac).in_(keys))
-                    )
-                ).all()
+            dialect = s.get_bind().dialect.name
+            module: Any = postgresql if dialect == "postgresql" else sqlite
+            stmt = module.insert(Device)
+            changes = {
+                name: stmt.excluded[name]
+                for name in (
+                    "vendor",
+                    "user_id",
+                    "provisioning_url_id",
+                    "last_seen",
+                    "last_ip",
+                    "last_file",
+                    "last_result",
+                )
             }
-            for n in notes:
-                values = {
-                    "vendor": n.vendor,
-                    "user_id": n.user_id,
-                    "provisioning_url_id": n.provisioning_url_id,
-                    "last_seen": n.at,
-                    "last_ip": n.ip[:64],
-                    "last_file": n.file[:255],
-                    "last_result": n.result,
-                }
-                if n.model is not None:
-                    values.update(model=n.model[:64], firmware=(n.firmware or "")[:64] or None)
-                device = existing.get((n.org_id, n.mac))
-                if device is None:
-                    s.add(
-                        Device(
-                            id=new_id("device"),
-                            created_at=n.at,
-                            org_id=n.org_id,
-                            mac=n.mac,
-                            **values,
-                        )
-                    )
-                else:
-                    for name, value in values.items():
-                        setattr(device, name, value)
+            # A note without a model (a refusal to some other client) keeps the one on record.
+            for name in ("model", "firmware"):
+                changes[name] = func.coalesce(stmt.excluded[name], Device.__table__.c[name])
+            await s.execute(
+                stmt.on_conflict_do_update(index_elements=["org_id", "mac"], set_=changes), rows
+            )
+
+
+def _row(n: DeviceNote) -> dict[str, Any]:
+    return {
+        "id": new_id("device"),
+        "created_at": n.at,
+        "org_id": n.org_id,
+        "mac": n.mac,
+        "vendor": n.vendor,
+        "model": (n.model or "")[:64] or None,
+        "firmware": (n.firmware or "")[:64] or None,
+        "user_id": n.user_id,
+        "provisioning_url_id": n.provisioning_url_id,
+        "last_seen": n.at,
+        "last_ip": n.ip[:64],
+        "last_file": n.file[:255],
+        "last_result": n.result,
+    }
