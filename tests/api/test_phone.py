@@ -359,10 +359,13 @@ async def test_device_records_are_coalesced_but_changes_show(
     clock.advance(30)
     await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
     assert (await device())["last_seen"] == first["last_seen"]  # same activity, within a minute
+    await expect_refused(client, url, "805ec0000099.cfg", "Yealink SIP-T46S 66.86.0.15")
+    changed = {d["mac"]: d for d in (await api.get("/devices"))["items"]}["805ec0000099"]
+    assert changed["last_result"] == "refused:other_mac"  # a change shows at once
     await fetch(client, url, "y000000000066.cfg", YEALINK_UA)
-    changed = await device()
-    assert changed["last_file"] == "y000000000066.cfg" and changed["last_seen"] > first["last_seen"]
+    assert (await device())["last_file"] == f"{YEALINK_MAC}.cfg"  # same result: not yet
     clock.advance(61)
     await fetch(client, url, "y000000000066.cfg", YEALINK_UA)
-    assert (await device())["last_seen"] > changed["last_seen"]
-    assert (await device())["first_seen"] == first["first_seen"]
+    latest = await device()
+    assert latest["last_seen"] > first["last_seen"] and latest["last_file"] == "y000000000066.cfg"
+    assert latest["first_seen"] == first["first_seen"]

@@ -1,9 +1,9 @@
 """What phones did, recorded behind the request: notes gathered in memory and written to the
 ``devices`` table in one statement a second, so a boot storm does not queue on the database.
 
-A phone that keeps fetching the same file with the same result is written at most once a
-minute (``last_seen`` is accurate to that); any change (file, result, address, model, URL) is
-written within a second.
+A phone whose requests keep the same result is written at most once a minute (``last_seen`` and
+``last_file`` are accurate to that); any other change (result, address, model, URL) is written
+within a second.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class DeviceNote:
     result: str
 
     def same_as(self, other: DeviceNote) -> bool:
-        """The same activity, whenever it happened."""
-        return replace(self, at=other.at) == other
+        """Nothing an installer needs to see at once: only the time or the file differ."""
+        return replace(self, at=other.at, file=other.file) == other
 
 
 class DeviceLog:
