@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -49,6 +51,34 @@ def wait_for(base: str) -> None:
     raise AssertionError("the server did not come up")
 
 
+class Served:
+    """A `deskprov serve` process; ``logs`` holds what it printed once it has stopped."""
+
+    def __init__(self) -> None:
+        self.logs = ""
+        self.returncode: int | None = None
+
+
+@contextmanager
+def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[Served]:
+    served = Served()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deskprov", "serve", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{env['DESKPROV_PORT']}")
+        yield served
+    finally:
+        server.terminate()
+        served.logs, _ = server.communicate(timeout=20)
+        served.returncode = server.returncode
+
+
 def get(url: str, user_agent: str) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"User-Agent": user_agent})
     try:
@@ -71,27 +101,15 @@ def test_db_upgrade_org_create_and_serve(tmp_path: Path) -> None:
     assert (tmp_path / "deskprov.keys").stat().st_mode & 0o777 == 0o600
     assert out["api_key"] not in created.stderr
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deskprov", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{env['DESKPROV_PORT']}"
-        wait_for(base)
+    with serving(env, tmp_path) as server:
         request = urllib.request.Request(
-            base + "/api/v1/users", headers={"Authorization": f"Bearer {out['api_key']}"}
+            f"http://127.0.0.1:{env['DESKPROV_PORT']}/api/v1/users",
+            headers={"Authorization": f"Bearer {out['api_key']}"},
         )
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert json.load(resp) == {"items": [], "next_cursor": None}
-    finally:
-        server.terminate()
-        logs, _ = server.communicate(timeout=10)
-    assert out["api_key"] not in logs
-    assert "GET /api/v1/users" in logs
+    assert out["api_key"] not in server.logs
+    assert "GET /api/v1/users" in server.logs
 
 
 def test_org_name_is_checked(tmp_path: Path) -> None:
@@ -116,16 +134,7 @@ def test_demo_serves_every_vendor_and_logs_no_secret(tmp_path: Path) -> None:
     again = run(["demo"], env, tmp_path)  # reuses the organisation
     assert dict(DEMO_LINE.findall(again.stdout)) == urls and "dpk_" not in again.stdout
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deskprov", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{env['DESKPROV_PORT']}")
+    with serving(env, tmp_path) as server:
         for user_agent, targets in curls:
             for target in re.findall(r"'([^']+)'", targets):
                 status, body = get(target, user_agent)
@@ -137,13 +146,10 @@ def test_demo_serves_every_vendor_and_logs_no_secret(tmp_path: Path) -> None:
                 )
         status, _ = get(urls["yealink"] + "805ec0000002.boot", curls[1][0])
         assert status == 404
-    finally:
-        server.terminate()
-        logs, _ = server.communicate(timeout=10)
-    assert "/p/<token>/" in logs
-    assert "Demo-Passw0rd" not in logs and api_key not in logs
+    assert "/p/<token>/" in server.logs
+    assert "Demo-Passw0rd" not in server.logs and api_key not in server.logs
     for url in urls.values():
-        assert url.split("/p/")[1].rstrip("/") not in logs
+        assert url.split("/p/")[1].rstrip("/") not in server.logs
 
 
 def test_keys_rotate_keeps_old_urls_and_retire_ends_them(tmp_path: Path) -> None:
@@ -158,31 +164,9 @@ def test_keys_rotate_keeps_old_urls_and_retire_ends_them(tmp_path: Path) -> None
     retire_current = run(["keys", "retire", after.split("signing: ")[1][:5]], env, tmp_path)
     assert retire_current.returncode == 1 and "current key" in retire_current.stderr
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deskprov", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     ua = "Fanvil X4U 2.12.1 0c383e000003"
-    try:
-        wait_for(f"http://127.0.0.1:{env['DESKPROV_PORT']}")
+    with serving(env, tmp_path):
         assert get(urls["fanvil"] + "0c383e000003.cfg", ua)[0] == 200  # old key still verifies
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     assert run(["keys", "retire", old_kid], env, tmp_path).returncode == 0
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deskprov", "serve"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{env['DESKPROV_PORT']}")
+    with serving(env, tmp_path):
         assert get(urls["fanvil"] + "0c383e000003.cfg", ua)[0] == 404  # retired: gone
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from deskprov.services.base import Scope
 from deskprov.services.offline import offline_deps
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
-from tests.test_cli import DEMO_LINE, clean_env, get, run, wait_for
+from tests.test_cli import DEMO_LINE, clean_env, get, run, serving
 
 YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:02"
 FILE = "805ec0000002.cfg"
@@ -64,16 +62,7 @@ def test_changes_are_served_at_once_by_two_workers(tmp_path: Path) -> None:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'deskprov.db'}",
         key_file=tmp_path / "deskprov.keys",
     )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deskprov", "serve", "--workers", "2"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{env['DESKPROV_PORT']}")
+    with serving(env, tmp_path, "--workers", "2") as server:
         first = fetch_many(url)
         assert all(status == 200 and b"Demo-Passw0rd-Alice" in body for status, body in first)
 
@@ -83,9 +72,6 @@ def test_changes_are_served_at_once_by_two_workers(tmp_path: Path) -> None:
 
         asyncio.run(revoke_yealink_url(settings))
         assert {status for status, _ in fetch_many(url)} == {404}
-    finally:
-        server.terminate()
-        logs, _ = server.communicate(timeout=20)
-    assert server.returncode == 0, logs[-2000:]
+    assert server.returncode == 0, server.logs[-2000:]
     # Both workers served phones (each log line carries its process id).
-    assert len(set(re.findall(r"\[(\d+)\] aiohttp.access", logs))) == 2
+    assert len(set(re.findall(r"\[(\d+)\] aiohttp.access", server.logs))) == 2
