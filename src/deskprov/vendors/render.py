@@ -108,5 +108,10 @@ class Renderer:
 
 
 def _tidy(text: str) -> str:
-    """No blank lines, one final newline: byte-identical output whatever the template spacing."""
-    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip()) + "\n"
+    """No blank lines, one final newline: byte-identical output whatever the template spacing.
+
+    Split on LF only: str.splitlines() also splits on U+2028 and friends, which are legal
+    inside a user's name.
+    """
+    lines = (line.rstrip(" \t\r") for line in text.split("\n"))
+    return "\n".join(line for line in lines if line.strip(" \t")) + "\n"
