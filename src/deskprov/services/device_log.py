@@ -42,9 +42,20 @@ class DeviceNote:
     file: str
     result: str
 
-    def same_as(self, other: DeviceNote) -> bool:
-        """Nothing an installer needs to see at once: only the time or the file differ."""
-        return replace(self, at=other.at, file=other.file) == other
+    def signature(self) -> int:
+        """Equal for two notes that differ only in what an installer need not see at once
+        (the time and the file)."""
+        return hash(replace(self, at=datetime.min, file=""))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What is remembered of a device's last written note (kept small: one per phone)."""
+
+    signature: int
+    at: datetime
+    model: str | None
+    firmware: str | None
 
 
 class DeviceLog:
@@ -52,16 +63,20 @@ class DeviceLog:
         self.deps = deps
         self.interval = interval
         self._pending: dict[tuple[str, str], DeviceNote] = {}
-        self._written: Lru[tuple[str, str], DeviceNote] = Lru(REMEMBERED_DEVICES)
+        self._written: Lru[tuple[str, str], _Written] = Lru(REMEMBERED_DEVICES)
         self._lock = asyncio.Lock()
 
     def note(self, note: DeviceNote) -> None:
         key = (note.org_id, note.mac)
-        earlier = self._pending.get(key) or self._written.get(key)
+        written = self._written.get(key)
+        earlier = self._pending.get(key) or written
         if earlier is not None and note.model is None:  # keep what an earlier request said
             note = replace(note, model=earlier.model, firmware=earlier.firmware)
-        written = self._written.get(key)
-        if written is not None and note.same_as(written) and note.at - written.at < QUIET_REWRITE:
+        if (
+            written is not None
+            and written.signature == note.signature()
+            and note.at - written.at < QUIET_REWRITE
+        ):
             return
         self._pending[key] = note
 
@@ -85,7 +100,9 @@ class DeviceLog:
                     self._pending.setdefault(key, note)
                 raise
             for key, note in notes.items():
-                self._written.put(key, note)
+                self._written.put(
+                    key, _Written(note.signature(), note.at, note.model, note.firmware)
+                )
 
     async def _write(self, notes: list[DeviceNote]) -> None:
         """One upsert for every note: insert new phones, update the others."""
