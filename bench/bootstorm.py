@@ -363,6 +363,7 @@ def main() -> int:
     }
     print(json.dumps({
         "phones": args.phones, "workers": args.workers, "loadgen": kind,
+        "access_log": os.environ.get("DESKPROV_ACCESS_LOG", "on"),
         "body_bytes": size, "build_seconds": build_seconds, **figures,
         "peak_rss_mb": rss, "baseline_peak_rss_mb": b_rss,
     }))

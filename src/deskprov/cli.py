@@ -100,6 +100,7 @@ def _run_server(settings: Settings, *, reuse_port: bool) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         access_log_class=RedactingAccessLogger,
         print=None,
     )

@@ -48,6 +48,7 @@ class Settings:
     whippy_sip_suffix: str = "whippy.example"
     twilio_api_url: str = "https://api.twilio.com"
     max_body_bytes: int = field(default=1024 * 1024)
+    access_log: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +64,9 @@ class Settings:
         host = get("HOST", "127.0.0.1")
         port = int(port_text)
         public_url = get("PUBLIC_URL", "") or f"http://{host}:{port}"
+        access_log = get("ACCESS_LOG", "on").lower()
+        if access_log not in ("on", "off"):
+            raise SettingsError(f"DESKPROV_ACCESS_LOG must be on or off, not {access_log!r}")
         return cls(
             database_url=get("DATABASE_URL", cls.database_url),
             host=host,
@@ -71,6 +75,7 @@ class Settings:
             key_file=Path(get("KEY_FILE", str(cls.key_file))),
             whippy_sip_suffix=get("WHIPPY_SIP_SUFFIX", cls.whippy_sip_suffix).strip("."),
             twilio_api_url=get("TWILIO_API_URL", cls.twilio_api_url).rstrip("/"),
+            access_log=access_log == "on",
         )
 
     @property

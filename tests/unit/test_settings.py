@@ -1,0 +1,38 @@
+"""Settings from a mapping: defaults, public URL, validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deskprov.settings import Secret, Settings, SettingsError
+
+
+def test_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.database_url == "sqlite+aiosqlite:///./deskprov.db"
+    assert (s.host, s.port, s.public_url) == ("127.0.0.1", 8080, "http://127.0.0.1:8080")
+    assert s.key_file == Path("./deskprov.keys") and s.access_log is True
+
+
+def test_values_from_the_environment() -> None:
+    s = Settings.from_env({
+        "DESKPROV_PORT": "9000", "DESKPROV_PUBLIC_URL": "https://prov.example.com/",
+        "DESKPROV_WHIPPY_SIP_SUFFIX": ".whippy.io", "DESKPROV_ACCESS_LOG": "OFF",
+        "DESKPROV_DATABASE_URL": "postgresql+asyncpg://u:secret@db/deskprov",
+    })
+    assert s.port == 9000 and s.public_url == "https://prov.example.com"
+    assert s.whippy_sip_suffix == "whippy.io" and s.access_log is False
+    assert "secret" not in s.describe() and "***" in s.describe()
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("PORT", "70000"),
+                                             ("ACCESS_LOG", "maybe")])
+def test_bad_values_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError):
+        Settings.from_env({f"DESKPROV_{name}": value})
+
+
+def test_secret_hides_its_value() -> None:
+    assert "hunter2" not in repr(Secret("hunter2")) and Secret("x").reveal() == "x"
