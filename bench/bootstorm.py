@@ -102,7 +102,9 @@ async def build(settings: Settings, phones: int) -> list[Phone]:
             sip = await sv.sip_users.create(
                 scope,
                 acc.SipUserCreate(
-                    username=f"u{n}", password=f"Bench-Passw0rd-{n}", credential_list_id=cl.id,
+                    username=f"u{n}",
+                    password=f"Bench-Passw0rd-{n}",
+                    credential_list_id=cl.id,
                     user_id=user.id,
                 ),
             )
@@ -110,22 +112,31 @@ async def build(settings: Settings, phones: int) -> list[Phone]:
                 await sv.sip_extensions.create(
                     scope,
                     acc.SipExtensionCreate(
-                        extension=f"10{n}", label=f"User {n}", subtype="start_new_call",
-                        scope="provider_account", type="memory_key", position=n + 1,
+                        extension=f"10{n}",
+                        label=f"User {n}",
+                        subtype="start_new_call",
+                        scope="provider_account",
+                        type="memory_key",
+                        position=n + 1,
                         target=acc.ResourceTarget(type="sip_user", id=sip.id),
                     ),
                 )
             vendor = VENDORS[n % 3]
             url = await sv.provisioning_urls.create(
-                scope, prov.ProvisioningUrlCreate(user_id=user.id, vendor=vendor)  # type: ignore[arg-type]
+                scope,
+                prov.ProvisioningUrlCreate(user_id=user.id, vendor=vendor),  # type: ignore[arg-type]
             )
             assert url.url is not None
             result.append(phone_for(vendor, n, url.url))
         await sv.sip_extensions.create(
             scope,
             acc.SipExtensionCreate(
-                extension="600", label="Support", subtype="blind_transfer",
-                scope="provider_account", type="memory_key", position=10,
+                extension="600",
+                label="Support",
+                subtype="blind_transfer",
+                scope="provider_account",
+                type="memory_key",
+                position=10,
                 target=acc.ResourceTarget(type="queue", id=queue.id),
             ),
         )
@@ -133,6 +144,7 @@ async def build(settings: Settings, phones: int) -> list[Phone]:
 
 
 # --- servers --------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -174,6 +186,7 @@ def peak_rss_mb(pid: int) -> float:
 
 # --- load generation ------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     requests: int
@@ -187,16 +200,44 @@ class Result:
 WRK_LAT = re.compile(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
 
-def run_wrk(base: str, lines: Path, *, storm: bool, close: bool, duration: int,
-            connections: int, threads: int) -> Result:
+def run_wrk(
+    base: str,
+    lines: Path,
+    *,
+    storm: bool,
+    close: bool,
+    duration: int,
+    connections: int,
+    threads: int,
+) -> Result:
     done_file = lines.with_suffix(".done")
     done_file.unlink(missing_ok=True)
-    env = {**os.environ, "REQUESTS": str(lines), "THREADS": str(threads), "DONE": str(done_file),
-           "STORM": "1" if storm else "0", "CLOSE": "1" if close else "0"}
+    env = {
+        **os.environ,
+        "REQUESTS": str(lines),
+        "THREADS": str(threads),
+        "DONE": str(done_file),
+        "STORM": "1" if storm else "0",
+        "CLOSE": "1" if close else "0",
+    }
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
-         "-s", str(HERE / "storm.lua"), base],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "--latency",
+            "-s",
+            str(HERE / "storm.lua"),
+            base,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     if storm:
         finished = re.search(r"storm_seconds ([\d.]+)", out)
@@ -208,14 +249,30 @@ def run_wrk(base: str, lines: Path, *, storm: bool, close: bool, duration: int,
     assert done, out
     scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[done.group(3)]
     requests, seconds = int(done.group(1)), float(done.group(2)) * scale
-    lat = {p: float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u] for p, v, u in WRK_LAT.findall(out)}
+    lat = {
+        p: float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u] for p, v, u in WRK_LAT.findall(out)
+    }
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Result(requests, round(seconds, 3), round(requests / seconds, 1),
-                  lat.get("50", 0.0), lat.get("99", 0.0), int(bad.group(1)) if bad else 0)
+    return Result(
+        requests,
+        round(seconds, 3),
+        round(requests / seconds, 1),
+        lat.get("50", 0.0),
+        lat.get("99", 0.0),
+        int(bad.group(1)) if bad else 0,
+    )
 
 
-async def run_aiohttp(base: str, lines: Path, *, storm: bool, close: bool, duration: int,
-                      connections: int, threads: int) -> Result:
+async def run_aiohttp(
+    base: str,
+    lines: Path,
+    *,
+    storm: bool,
+    close: bool,
+    duration: int,
+    connections: int,
+    threads: int,
+) -> Result:
     requests = []
     for line in lines.read_text().splitlines():
         path, agent, *rest = line.split("\t")
@@ -234,7 +291,9 @@ async def run_aiohttp(base: str, lines: Path, *, storm: bool, close: bool, durat
         async def worker() -> None:
             nonlocal position, bad
             while True:
-                if storm and position >= len(requests) or not storm and time.perf_counter() > deadline:
+                if (storm and position >= len(requests)) or (
+                    not storm and time.perf_counter() > deadline
+                ):
                     return
                 path, headers = requests[position % len(requests)]
                 position += 1
@@ -248,8 +307,14 @@ async def run_aiohttp(base: str, lines: Path, *, storm: bool, close: bool, durat
     seconds = time.perf_counter() - start
     latencies.sort()
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return Result(len(latencies), round(seconds, 3), round(len(latencies) / seconds, 1),
-                  round(q[49] * 1000, 3), round(q[98] * 1000, 3), bad)
+    return Result(
+        len(latencies),
+        round(seconds, 3),
+        round(len(latencies) / seconds, 1),
+        round(q[49] * 1000, 3),
+        round(q[98] * 1000, 3),
+        bad,
+    )
 
 
 def load(kind: str, base: str, lines: Path, **kw: object) -> Result:
@@ -294,15 +359,22 @@ def main() -> int:
     port, base_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     settings = replace(
-        Settings.from_env({}), database_url=f"sqlite+aiosqlite:///{work}/bench.db",
-        key_file=work / "bench.keys", public_url=base, port=port,
+        Settings.from_env({}),
+        database_url=f"sqlite+aiosqlite:///{work}/bench.db",
+        key_file=work / "bench.keys",
+        public_url=base,
+        port=port,
     )
     t0 = time.perf_counter()
     phones = asyncio.run(build(settings, args.phones))
     build_seconds = round(time.perf_counter() - t0, 1)
-    env = {**os.environ, "DESKPROV_DATABASE_URL": settings.database_url,
-           "DESKPROV_KEY_FILE": str(settings.key_file), "DESKPROV_PUBLIC_URL": base,
-           "DESKPROV_PORT": str(port)}
+    env = {
+        **os.environ,
+        "DESKPROV_DATABASE_URL": settings.database_url,
+        "DESKPROV_KEY_FILE": str(settings.key_file),
+        "DESKPROV_PUBLIC_URL": base,
+        "DESKPROV_PORT": str(port),
+    }
     storm_rows = [(p.url.split(base, 1)[1] + f, p.user_agent, "") for p in phones for f in p.files]
     storm_file = write_lines(work / "storm.txt", storm_rows)
     common = dict(duration=args.duration, connections=args.connections, threads=args.threads)
@@ -330,12 +402,16 @@ def main() -> int:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-            print(f"the server did not stop in 30 s; its log: {work / 'server.log'}",
-                  file=sys.stderr)
+            print(
+                f"the server did not stop in 30 s; its log: {work / 'server.log'}", file=sys.stderr
+            )
             raise
 
-    baseline = subprocess.Popen([sys.executable, str(HERE / "baseline.py"), str(base_port),
-                                 str(size)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    baseline = subprocess.Popen(
+        [sys.executable, str(HERE / "baseline.py"), str(base_port), str(size)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     other = f"http://127.0.0.1:{base_port}"
     try:
         wait_for(base_port, "/")
@@ -348,25 +424,43 @@ def main() -> int:
         baseline.wait(timeout=30)
 
     def pair(ours: Result, theirs: Result) -> dict[str, float]:
-        return {"rps": ours.rps, "p50_ms": ours.p50_ms, "p99_ms": ours.p99_ms,
-                "baseline_rps": theirs.rps, "ratio": round(ours.rps / theirs.rps, 3),
-                "bad": ours.bad}
+        return {
+            "rps": ours.rps,
+            "p50_ms": ours.p50_ms,
+            "p99_ms": ours.p99_ms,
+            "baseline_rps": theirs.rps,
+            "ratio": round(ours.rps / theirs.rps, 3),
+            "bad": ours.bad,
+        }
 
     figures = {
         "steady": pair(steady, b_steady),
         "new_connection": pair(close, b_close),
         "polling_304": pair(polling, b_steady),
-        "storm": {"seconds": storm.seconds, "requests": storm.requests,
-                  "baseline_seconds": b_storm.seconds,
-                  "ratio": round(storm.seconds / b_storm.seconds, 3), "rps": storm.rps,
-                  "p99_ms": storm.p99_ms},
+        "storm": {
+            "seconds": storm.seconds,
+            "requests": storm.requests,
+            "baseline_seconds": b_storm.seconds,
+            "ratio": round(storm.seconds / b_storm.seconds, 3),
+            "rps": storm.rps,
+            "p99_ms": storm.p99_ms,
+        },
     }
-    print(json.dumps({
-        "phones": args.phones, "workers": args.workers, "loadgen": kind,
-        "access_log": os.environ.get("DESKPROV_ACCESS_LOG", "on"),
-        "body_bytes": size, "build_seconds": build_seconds, **figures,
-        "peak_rss_mb": rss, "baseline_peak_rss_mb": b_rss,
-    }))
+    print(
+        json.dumps(
+            {
+                "phones": args.phones,
+                "workers": args.workers,
+                "loadgen": kind,
+                "access_log": os.environ.get("DESKPROV_ACCESS_LOG", "on"),
+                "body_bytes": size,
+                "build_seconds": build_seconds,
+                **figures,
+                "peak_rss_mb": rss,
+                "baseline_peak_rss_mb": b_rss,
+            }
+        )
+    )
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -17,18 +17,23 @@ def test_defaults() -> None:
 
 
 def test_values_from_the_environment() -> None:
-    s = Settings.from_env({
-        "DESKPROV_PORT": "9000", "DESKPROV_PUBLIC_URL": "https://prov.example.com/",
-        "DESKPROV_WHIPPY_SIP_SUFFIX": ".whippy.io", "DESKPROV_ACCESS_LOG": "OFF",
-        "DESKPROV_DATABASE_URL": "postgresql+asyncpg://u:secret@db/deskprov",
-    })
+    s = Settings.from_env(
+        {
+            "DESKPROV_PORT": "9000",
+            "DESKPROV_PUBLIC_URL": "https://prov.example.com/",
+            "DESKPROV_WHIPPY_SIP_SUFFIX": ".whippy.io",
+            "DESKPROV_ACCESS_LOG": "OFF",
+            "DESKPROV_DATABASE_URL": "postgresql+asyncpg://u:secret@db/deskprov",
+        }
+    )
     assert s.port == 9000 and s.public_url == "https://prov.example.com"
     assert s.whippy_sip_suffix == "whippy.io" and s.access_log is False
     assert "secret" not in s.describe() and "***" in s.describe()
 
 
-@pytest.mark.parametrize(("name", "value"), [("PORT", "http"), ("PORT", "70000"),
-                                             ("ACCESS_LOG", "maybe")])
+@pytest.mark.parametrize(
+    ("name", "value"), [("PORT", "http"), ("PORT", "70000"), ("ACCESS_LOG", "maybe")]
+)
 def test_bad_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError):
         Settings.from_env({f"DESKPROV_{name}": value})
