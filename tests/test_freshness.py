@@ -7,6 +7,7 @@ import asyncio
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -23,29 +24,40 @@ YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:02"
 FILE = "805ec0000002.cfg"
 
 
-async def change_password(settings: Settings, password: str) -> None:
-    """Another process (this test) changes Alice's SIP password straight through the services."""
+async def as_another_process(settings: Settings, model: Any, change: Any) -> None:
+    """This test, acting as another process: ``change(services, scope, row)`` on the first row
+    of ``model`` that a Yealink phone depends on, straight through the services."""
     async with offline_deps(settings) as deps:
         sv = Services.build(deps)
         async with deps.db.read() as s:
-            row = await s.scalar(select(SipUser).where(SipUser.username == "alice"))
+            row = await s.scalar(select(model).where(FIRST[model]))
         assert row is not None
-        actor = Actor(org_id=row.org_id, key_id="test", role=Role.admin)
-        await sv.sip_users.update(
-            Scope(actor, row.account_id), row.id, acc.SipUserUpdate(password=password)
-        )
+        await change(sv, Scope(Actor(row.org_id, "test", Role.admin), row.account_id), row)
         sv.phone.hot.close()
+
+
+FIRST: dict[Any, Any] = {
+    SipUser: SipUser.username == "alice",
+    ProvisioningUrl: ProvisioningUrl.vendor == "yealink",
+}
+
+
+async def change_password(settings: Settings, password: str) -> None:
+    await as_another_process(
+        settings,
+        SipUser,
+        lambda sv, scope, row: sv.sip_users.update(
+            scope, row.id, acc.SipUserUpdate(password=password)
+        ),
+    )
 
 
 async def revoke_yealink_url(settings: Settings) -> None:
-    async with offline_deps(settings) as deps:
-        sv = Services.build(deps)
-        async with deps.db.read() as s:
-            row = await s.scalar(select(ProvisioningUrl).where(ProvisioningUrl.vendor == "yealink"))
-        assert row is not None
-        actor = Actor(org_id=row.org_id, key_id="test", role=Role.installer)
-        await sv.provisioning_urls.delete(Scope(actor, row.account_id), row.id)
-        sv.phone.hot.close()
+    await as_another_process(
+        settings,
+        ProvisioningUrl,
+        lambda sv, scope, row: sv.provisioning_urls.delete(scope, row.id),
+    )
 
 
 def fetch_many(url: str, times: int = 16) -> list[tuple[int, bytes]]:

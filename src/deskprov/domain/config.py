@@ -63,5 +63,4 @@ class PhoneConfig:
     keys: tuple[PlacedKey, ...]  # on the phone itself
     expansion_keys: tuple[PlacedKey, ...]  # on expansion modules
     dropped: tuple[MemoryKey, ...] = field(default=())  # no room on this model
-    line_key_count: int = 0
     version: str = ""  # a version string that moves when the data changes (Fanvil)

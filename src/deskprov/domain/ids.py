@@ -31,7 +31,3 @@ def new_id(kind: str) -> str:
     """A new id for a resource of ``kind``: its prefix and 80 random bits in base32."""
     raw = base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()
     return f"{PREFIXES[kind]}_{raw}"
-
-
-def has_prefix(kind: str, value: str) -> bool:
-    return value.startswith(PREFIXES[kind] + "_")

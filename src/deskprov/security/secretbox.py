@@ -18,6 +18,14 @@ VERSION = "v1"
 NONCE_BYTES = 12
 
 
+def sip_password_binding(sip_user_id: str) -> str:
+    return f"sip_user:{sip_user_id}"
+
+
+def credentials_binding(account_id: str) -> str:
+    return f"provider_account:{account_id}"
+
+
 class SecretBoxError(RuntimeError):
     """A sealed value cannot be opened (unknown key id, tampered, wrong binding)."""
 

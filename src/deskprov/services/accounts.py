@@ -27,6 +27,7 @@ from deskprov.errors import Conflict, Dependent, Invalid
 from deskprov.providers.base import provider_for
 from deskprov.schemas import account as schema
 from deskprov.schemas import organisation as org_schema
+from deskprov.security.secretbox import credentials_binding, sip_password_binding
 from deskprov.services.base import (
     Collection,
     Scope,
@@ -38,9 +39,6 @@ from deskprov.services.base import (
     iso,
 )
 from deskprov.services.organisation import extensions_targeting
-
-CREDENTIALS_BINDING = "provider_account:{}"
-PASSWORD_BINDING = "sip_user:{}"
 
 
 class ProviderAccounts(Collection[ProviderAccount, org_schema.ProviderAccountView]):
@@ -64,15 +62,13 @@ class ProviderAccounts(Collection[ProviderAccount, org_schema.ProviderAccountVie
         if problems:
             raise Invalid("the credentials are not usable for this provider", fields=problems)
         row.credentials_sealed = self.deps.box.seal(
-            json.dumps(credentials, sort_keys=True), binding=CREDENTIALS_BINDING.format(row.id)
+            json.dumps(credentials, sort_keys=True), binding=credentials_binding(row.id)
         )
 
     def credentials(self, row: ProviderAccount) -> dict[str, str] | None:
         if row.credentials_sealed is None:
             return None
-        plain = self.deps.box.open(
-            row.credentials_sealed, binding=CREDENTIALS_BINDING.format(row.id)
-        )
+        plain = self.deps.box.open(row.credentials_sealed, binding=credentials_binding(row.id))
         loaded: dict[str, str] = json.loads(plain)
         return loaded
 
@@ -302,10 +298,10 @@ class SipUsers(Collection[SipUser, schema.SipUserView]):
         problem = rules.password_problem(password)
         if problem:
             raise Invalid("the password is too weak", fields={"password": problem})
-        row.password_sealed = self.deps.box.seal(password, binding=PASSWORD_BINDING.format(row.id))
+        row.password_sealed = self.deps.box.seal(password, binding=sip_password_binding(row.id))
 
     def password(self, row: SipUser) -> str:
-        return self.deps.box.open(row.password_sealed, binding=PASSWORD_BINDING.format(row.id))
+        return self.deps.box.open(row.password_sealed, binding=sip_password_binding(row.id))
 
     async def check(self, s: AsyncSession, scope: Scope, row: SipUser, fields: set[str]) -> None:
         if "credential_list_id" in fields:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,10 +160,6 @@ async def get_referenced(
     return row
 
 
-async def count(s: AsyncSession, stmt: Select[Any]) -> int:
-    return int(await s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-
-
 async def ids_of(s: AsyncSession, model: type[OrgOwned], *where: Any) -> list[str]:
     return list((await s.scalars(select(model.id).where(*where).order_by(model.id))).all())
 
@@ -199,6 +195,9 @@ class Collection(Generic[M, V]):
 
     async def dependents(self, s: AsyncSession, row: M) -> list[Dependent]:
         return []
+
+    async def release(self, s: AsyncSession, row: M) -> None:
+        """Undo what the row holds elsewhere, just before it is deleted (nothing by default)."""
 
     def redact(self, scope: Scope, view: V) -> V:
         """What this caller may see of a read (everything, unless a subclass says otherwise)."""
@@ -300,6 +299,7 @@ class Collection(Generic[M, V]):
                     f"{len(dependents)} other resource(s)",
                     dependents,
                 )
+            await self.release(s, row)
             await s.delete(row)
             await self.audit(s, scope, "delete", row_id)
 

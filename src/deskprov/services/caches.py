@@ -19,16 +19,12 @@ class Lru(Generic[K, V]):
         self._weigh = weigh
         self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._used = 0
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: K) -> V | None:
         item = self._items.get(key)
         if item is None:
-            self.misses += 1
             return None
         self._items.move_to_end(key)
-        self.hits += 1
         return item[0]
 
     def put(self, key: K, value: V) -> None:

@@ -11,7 +11,6 @@ from deskprov.domain.roles import Actor, Role
 from deskprov.schemas import account as acc
 from deskprov.schemas import organisation as org
 from deskprov.schemas import provisioning as prov
-from deskprov.schemas.common import PageQuery
 from deskprov.services.base import Scope
 from deskprov.services.organisation import create_organisation
 from deskprov.services.registry import Services
@@ -169,4 +168,3 @@ async def _populate(sv: Services, actor: Actor) -> None:
                 label=f"Demo {vendor}",
             ),
         )
-    assert (await sv.provisioning_urls.list(scope, PageQuery())).items

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -92,6 +93,7 @@ class _Visit:
     match: FileMatch | None
     agent: UserAgent | None
     mac: str | None
+    now: datetime  # one clock reading for the whole request
     expired: bool = False  # a genuine token past its expiry: refused, but worth recording
 
 
@@ -183,13 +185,13 @@ class PhoneService:
             agent = identify(self.profiles, req.user_agent)
             self.agents.put(req.user_agent, agent)
         mac = (match.mac if match else None) or (agent.mac if agent else None)
-        return _Visit(claims, profile, match, agent, mac, expired)
+        return _Visit(claims, profile, match, agent, mac, now, expired)
 
     def _reason(self, url: UrlState, visit: _Visit) -> str | None:
         """Why this request may not have this URL's files (None: it may)."""
         if url.revoked_at is not None:
             return "revoked"
-        if visit.expired or (url.expires_at is not None and self.deps.clock() >= url.expires_at):
+        if visit.expired or (url.expires_at is not None and visit.now >= url.expires_at):
             return "expired"
         if url.vendor != visit.claims.vendor or (visit.agent and visit.agent.vendor != url.vendor):
             return "wrong_vendor"
@@ -305,7 +307,7 @@ class PhoneService:
                 firmware=visit.agent.firmware if visit.agent else None,
                 user_id=url.user_id,
                 provisioning_url_id=url.id,
-                at=self.deps.clock(),
+                at=visit.now,
                 ip=req.address,
                 file=req.filename,
                 result=result,

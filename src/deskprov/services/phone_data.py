@@ -18,9 +18,8 @@ from deskprov.db.hot import Reader
 from deskprov.db.models import CredentialAttachment, SipDomain, SipExtension, SipUser, User
 from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData
 from deskprov.providers.base import provider_for
-from deskprov.security.secretbox import SecretBox
+from deskprov.security.secretbox import SecretBox, sip_password_binding
 
-PASSWORD_BINDING = "sip_user:{}"
 NO_POSITION = 100  # keys without a position come after every positioned key
 
 
@@ -146,7 +145,7 @@ async def phone_data(
         Line(
             index=i,
             username=username,
-            password=box.open(sealed, binding=PASSWORD_BINDING.format(sip_id)),
+            password=box.open(sealed, binding=sip_password_binding(sip_id)),
             domain=account.domains[list_id],
             display_name=name,
             label=name,

@@ -203,19 +203,12 @@ class Phones(Collection[ProviderPhone, schema.PhoneView]):
             await self.audit(s, scope, "update", row.id, fields=sorted(fields))
             return await self.view(s, row)
 
-    async def delete(self, scope: Scope, row_id: str) -> None:
-        # A bought whippy_phone number goes back to the inventory.
-        scope.actor.require(self.write_role)
-        async with self.deps.db.write() as s:
-            row = await self.load(s, scope, row_id)
-            number = await s.scalar(
-                select(InventoryNumber).where(InventoryNumber.phone_id == row.id)
-            )
-            if number is not None:
-                number.phone_id = None
-                await s.flush()
-            await s.delete(row)
-            await self.audit(s, scope, "delete", row_id)
+    async def release(self, s: AsyncSession, row: ProviderPhone) -> None:
+        """A bought whippy_phone number goes back to the inventory."""
+        number = await s.scalar(select(InventoryNumber).where(InventoryNumber.phone_id == row.id))
+        if number is not None:
+            number.phone_id = None
+            await s.flush()
 
 
 class NumberInventory(Collection[InventoryNumber, schema.InventoryNumberView]):

@@ -34,6 +34,5 @@ def lay_out(vendor: str, model: Model, data: PhoneData, mac: str | None) -> Phon
         keys=keys,
         expansion_keys=expansion,
         dropped=rest[capacity:],
-        line_key_count=len(lines),
         version=f"2.{data.data_version % 10**10:010d}",
     )

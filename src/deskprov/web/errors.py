@@ -49,7 +49,7 @@ def error_response(exc: errors.AppError) -> web.Response:
     return response
 
 
-def invalid_from(exc: ValidationError, prefix: str = "") -> errors.Invalid:
+def invalid_from(exc: ValidationError) -> errors.Invalid:
     """A pydantic failure as our ``Invalid``, naming each offending field."""
     fields: dict[str, str] = {}
     for err in exc.errors(include_url=False):
@@ -57,7 +57,7 @@ def invalid_from(exc: ValidationError, prefix: str = "") -> errors.Invalid:
         # A discriminated union puts the tag it tried into the location: drop it.
         if len(parts) >= 2 and parts[0] == "target" and parts[1] in TARGET_TAGS:
             del parts[1]
-        path = prefix + ".".join(parts) if parts else (prefix.rstrip(".") or "body")
+        path = ".".join(parts) or "body"
         if err["type"] == "extra_forbidden":
             why = "unknown field"
         elif err["type"] == "missing":
