@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,30 +13,22 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from deskprov.app import create_app
 from deskprov.appkeys import SERVICES
-from deskprov.db import migrate
-from deskprov.db.engine import make_engine
 from deskprov.security.keyring import Keyring
 from deskprov.services.base import utc_now
 from deskprov.services.organisation import create_organisation
 from deskprov.settings import Settings
 from deskprov.web.accesslog import RedactingAccessLogger
+from deskprov.web.limits import HTTP_LIMITS
+from tests import databases
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 TWILIO_CREDENTIALS = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}
 
 
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated database file; each test works on its own copy."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-
-    async def build() -> None:
-        engine = make_engine(f"sqlite+aiosqlite:///{path}")
-        await migrate.upgrade(engine)
-        await engine.dispose()
-
-    asyncio.run(build())
-    return path
+@pytest.fixture(scope="session", autouse=True)
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One migrated database (see tests/databases.py); each test works on its own copy."""
+    return databases.prepare_template(tmp_path_factory.mktemp("template"))
 
 
 @pytest.fixture
@@ -48,16 +39,16 @@ async def fake_twilio(aiohttp_server: Any) -> tuple[FakeTwilio, TestServer]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, migrated_db: Path, fake_twilio: Any) -> Settings:
-    db = tmp_path / "deskprov.db"
-    shutil.copy(migrated_db, db)
+def settings(tmp_path: Path, migrated_db: str, fake_twilio: Any) -> Iterator[Settings]:
     _, server = fake_twilio
-    return Settings(
-        database_url=f"sqlite+aiosqlite:///{db}",
+    database_url = databases.fresh_url(migrated_db, tmp_path)
+    yield Settings(
+        database_url=database_url,
         public_url="http://deskprov.test",
         key_file=tmp_path / "deskprov.keys",
         twilio_api_url=str(server.make_url("")).rstrip("/"),
     )
+    databases.drop(database_url)
 
 
 class Api:
@@ -128,11 +119,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings, clock: Clock) -> TestClient:
+async def client(settings: Settings, clock: Clock, aiohttp_client: Any) -> TestClient:
+    # (settings first: set up first, torn down last, after the app has closed its database)
     app = create_app(settings, keyring=Keyring.generate(), clock=clock)
     server = TestServer(app)
-    # Started as `deskprov serve` starts it: with the access log that redacts tokens.
-    await server.start_server(access_log_class=RedactingAccessLogger)
+    # Started as `deskprov serve` starts it: the access log that redacts tokens, the same limits.
+    await server.start_server(access_log_class=RedactingAccessLogger, **HTTP_LIMITS)
     return await aiohttp_client(server)
 
 

@@ -18,7 +18,7 @@ from deskprov.services.base import Scope
 from deskprov.services.offline import offline_deps
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
-from tests.test_cli import DEMO_LINE, clean_env, get, run, serving
+from tests.test_cli import DEMO_LINE, clean_env, database_url, get, run, serving
 
 YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:02"
 FILE = "805ec0000002.cfg"
@@ -71,10 +71,11 @@ def test_changes_are_served_at_once_by_two_workers(tmp_path: Path) -> None:
     url = dict(DEMO_LINE.findall(demo.stdout))["yealink"].replace("8080", env["DESKPROV_PORT"])
     settings = replace(
         Settings.from_env({}),
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'deskprov.db'}",
+        database_url=database_url(env, tmp_path),
         key_file=tmp_path / "deskprov.keys",
     )
     with serving(env, tmp_path, "--workers", "2") as server:
+        server.wait_until_ready(workers=2)
         first = fetch_many(url)
         assert all(status == 200 and b"Demo-Passw0rd-Alice" in body for status, body in first)
 

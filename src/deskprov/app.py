@@ -14,13 +14,13 @@ from aiohttp import web
 from deskprov.appkeys import API_KEY_FAILURES, BAD_TOKENS, KEYRING, METRICS, SERVICES, SETTINGS
 from deskprov.db import migrate
 from deskprov.db.engine import Database, make_engine
-from deskprov.security import keyring as keyfile
-from deskprov.security.keyring import Keyring
+from deskprov.security.keyring import Keys, LiveKeys
 from deskprov.security.secretbox import SecretBox
 from deskprov.services.base import Clock, Deps, utc_now
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
 from deskprov.web import api, ops, phone
+from deskprov.web.accesslog import quiet_malformed_requests
 from deskprov.web.errors import error_middleware
 from deskprov.web.limits import FailureLimiter
 from deskprov.web.metrics import Metrics
@@ -33,14 +33,15 @@ class SchemaOutdated(RuntimeError):
 
 
 def create_app(
-    settings: Settings, *, clock: Clock = utc_now, keyring: Keyring | None = None
+    settings: Settings, *, clock: Clock = utc_now, keyring: Keys | None = None
 ) -> web.Application:
+    quiet_malformed_requests()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[ops.metrics_middleware, error_middleware, api.auth_middleware],
     )
     app[SETTINGS] = settings
-    app[KEYRING] = keyring or keyfile.load_or_create(settings.key_file)
+    app[KEYRING] = keyring or LiveKeys(settings.key_file)
     app[API_KEY_FAILURES] = FailureLimiter(limit=100, window=60)
     app[BAD_TOKENS] = FailureLimiter(limit=100, window=60)
     app[METRICS] = Metrics()
@@ -71,6 +72,7 @@ async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None
             services = Services.build(deps)
             app[SERVICES] = services
             recorder = asyncio.create_task(services.phone.devices.run())
+            log.info("ready to serve")
             try:
                 yield
             finally:

@@ -1,4 +1,4 @@
-"""The command line: serve, db upgrade, org create (keys rotate and demo come with provisioning)."""
+"""The command line: serve, db upgrade, org create, demo, keys list|rotate|retire."""
 
 from __future__ import annotations
 
@@ -94,6 +94,7 @@ def _run_server(settings: Settings, *, reuse_port: bool) -> None:
 
     from deskprov.app import create_app
     from deskprov.web.accesslog import RedactingAccessLogger
+    from deskprov.web.limits import HTTP_LIMITS
 
     web.run_app(
         create_app(settings),
@@ -103,6 +104,7 @@ def _run_server(settings: Settings, *, reuse_port: bool) -> None:
         access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
         access_log_class=RedactingAccessLogger,
         print=None,
+        **HTTP_LIMITS,
     )
 
 
@@ -193,7 +195,7 @@ async def _demo(settings: Settings) -> int:
 
 async def _keys(settings: Settings, command: str, kid: str | None) -> int:
     from deskprov.security import keyring as keyfile
-    from deskprov.services.keys import sealed_with
+    from deskprov.services.keys import reseal, sealed_with
 
     keys = keyfile.load_or_create(settings.key_file)
     if command == "list":
@@ -202,11 +204,14 @@ async def _keys(settings: Settings, command: str, kid: str | None) -> int:
         return 0
     if command == "rotate":
         rotated = keys.rotated()
+        # The file first: running servers read it again when it changes, so they can open what
+        # is re-sealed next; then every stored secret moves to the new encryption key.
         keyfile.write(settings.key_file, rotated)
+        resealed = await reseal(settings, rotated)
         print(
             f"new signing key {rotated.current_signing.kid} and encryption key "
-            f"{rotated.current_encryption.kid}; older keys still verify and decrypt. "
-            "Restart running servers to use the new keys."
+            f"{rotated.current_encryption.kid}; {resealed} stored secret(s) re-encrypted. "
+            "URLs signed with older keys keep working until those keys are retired."
         )
         return 0
     assert kid is not None
@@ -221,5 +226,5 @@ async def _keys(settings: Settings, command: str, kid: str | None) -> int:
         print(f"deskprov: {exc}", file=sys.stderr)
         return 1
     keyfile.write(settings.key_file, retired)
-    print(f"retired {kid}; restart running servers. URLs signed with it no longer work.")
+    print(f"retired {kid}: URLs signed with it no longer work.")
     return 0

@@ -87,6 +87,12 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
 
 
+class RequestTimeout(AppError):
+    """The client took too long to send its request body."""
+
+    code = "request_timeout"
+
+
 class RateLimited(AppError):
     """Too many failed attempts from one address."""
 

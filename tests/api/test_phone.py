@@ -317,7 +317,7 @@ async def test_no_secret_reaches_the_logs(
 
 
 async def test_generic_store_serves_the_same(
-    aiohttp_client: Any, settings: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    settings: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch, aiohttp_client: Any
 ) -> None:
     """The database-neutral hot path (what PostgreSQL uses) behaves like the SQLite one."""
     from deskprov.app import create_app

@@ -6,8 +6,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from deskprov.db.engine import make_engine
+from deskprov.db.models import Base
 from deskprov.settings import Settings
+from tests import databases
 from tests.conftest import Api
 from tests.factories import make_list, make_sip_user, make_user, sip_setup
 
@@ -107,15 +111,32 @@ async def test_database_file_holds_no_plain_password(api: Api, settings: Setting
         f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}",
         {"password": "Zebra-Lantern-42"},
     )
-    db_path = Path(settings.database_url.split("///", 1)[1])
-    # Checkpoint the WAL so every write is in the main file, then scan all files of the database.
-    with sqlite3.connect(db_path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        sealed = [r[0] for r in conn.execute("SELECT password_sealed FROM sip_users")]
-        creds = [r[0] for r in conn.execute("SELECT credentials_sealed FROM provider_accounts")]
+    secrets = ("Zebra-Lantern-42", PASSWORD, "f" * 32)
+    # Every value of every table, as the database returns it.
+    engine = make_engine(settings.database_url)
+    async with engine.connect() as conn:
+        sealed = (await conn.execute(text("SELECT password_sealed FROM sip_users"))).scalars().all()
+        creds = (
+            (await conn.execute(text("SELECT credentials_sealed FROM provider_accounts")))
+            .scalars()
+            .all()
+        )
+        dump = ""
+        for table in Base.metadata.sorted_tables:
+            dump += repr((await conn.execute(table.select())).all())
+    await engine.dispose()
     assert sealed and all(v.startswith("v1.") for v in sealed)
     assert all(v is None or v.startswith("v1.") for v in creds) and any(creds)
+    assert len(dump) > 1000
+    for secret in secrets:
+        assert secret not in dump, secret
+    if databases.ON_POSTGRES:
+        return
+    # SQLite: also every byte of its files (free pages, the WAL), after a checkpoint.
+    db_path = Path(settings.database_url.split("///", 1)[1])
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for file in db_path.parent.glob(db_path.name + "*"):
         raw = file.read_bytes()
-        for secret in ("Zebra-Lantern-42", PASSWORD, "f" * 32):
+        for secret in secrets:
             assert secret.encode() not in raw, (file, secret)

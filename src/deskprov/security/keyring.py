@@ -16,8 +16,11 @@ import logging
 import os
 import secrets
 import stat
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from deskprov.settings import Secret
 
@@ -34,6 +37,20 @@ class KeyFileError(RuntimeError):
 class Key:
     kid: str
     material: Secret[bytes]
+
+
+class Keys(Protocol):
+    """What signing and sealing need: the current keys, and older ones by id."""
+
+    @property
+    def current_signing(self) -> Key: ...
+
+    @property
+    def current_encryption(self) -> Key: ...
+
+    def signing_key(self, kid: str) -> Key | None: ...
+
+    def encryption_key(self, kid: str) -> Key | None: ...
 
 
 @dataclass(frozen=True)
@@ -144,3 +161,59 @@ def write(path: Path, keyring: Keyring, *, exclusive: bool = False) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+class LiveKeys:
+    """The key file as a running server sees it: read again when it changes, so that
+    ``deskprov keys rotate`` and ``keys retire`` take effect in every server without a restart.
+
+    The file's change time is looked at once a second, and at once (at most 20 times a second)
+    when asked for a key id it does not know: another process may have just rotated and sealed
+    a secret with the new key.
+    """
+
+    CHECK_EVERY = 1.0
+    MISS_CHECK_EVERY = 0.05
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self._path = path
+        self._clock = clock
+        self._keys = load_or_create(path)
+        self._stamp = self._stat()
+        self._checked = clock()
+
+    def _stat(self) -> tuple[int, int, int]:
+        st = self._path.stat()
+        return (st.st_mtime_ns, st.st_ino, st.st_size)
+
+    def _refresh(self, every: float) -> Keyring:
+        now = self._clock()
+        if now - self._checked >= every:
+            self._checked = now
+            try:
+                stamp = self._stat()
+                if stamp != self._stamp:
+                    self._keys, self._stamp = load_or_create(self._path), stamp
+                    log.info("key file %s changed: keys reloaded", self._path)
+            except (OSError, KeyFileError) as exc:
+                # Keep serving with the keys we have; say why the new file was not taken.
+                log.error("key file %s could not be read again: %s", self._path, exc)
+        return self._keys
+
+    @property
+    def current_signing(self) -> Key:
+        return self._refresh(self.CHECK_EVERY).current_signing
+
+    @property
+    def current_encryption(self) -> Key:
+        return self._refresh(self.CHECK_EVERY).current_encryption
+
+    def signing_key(self, kid: str) -> Key | None:
+        key = self._refresh(self.CHECK_EVERY).signing_key(kid)
+        return key if key is not None else self._refresh(self.MISS_CHECK_EVERY).signing_key(kid)
+
+    def encryption_key(self, kid: str) -> Key | None:
+        key = self._refresh(self.CHECK_EVERY).encryption_key(kid)
+        if key is not None:
+            return key
+        return self._refresh(self.MISS_CHECK_EVERY).encryption_key(kid)

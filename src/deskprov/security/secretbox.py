@@ -12,7 +12,7 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from deskprov.security.keyring import Keyring
+from deskprov.security.keyring import Keys
 
 VERSION = "v1"
 NONCE_BYTES = 12
@@ -31,7 +31,7 @@ class SecretBoxError(RuntimeError):
 
 
 class SecretBox:
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keys) -> None:
         self._keyring = keyring
 
     def seal(self, plaintext: str, *, binding: str) -> str:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.constant_time import bytes_eq
 
 from deskprov.domain.ids import PREFIXES
-from deskprov.security.keyring import Keyring
+from deskprov.security.keyring import Keys
 
 VERSION = 1
 VENDORS = ("polycom", "yealink", "fanvil")
@@ -75,7 +75,7 @@ def _tag(key: bytes, message: bytes) -> bytes:
     return mac.finalize()[:TAG_BYTES]
 
 
-def sign(keyring: Keyring, claims: TokenClaims) -> str:
+def sign(keyring: Keys, claims: TokenClaims) -> str:
     key = keyring.signing_key(claims.key_id)
     if key is None:
         raise ValueError(f"no signing key {claims.key_id}")
@@ -98,7 +98,7 @@ def sign(keyring: Keyring, claims: TokenClaims) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def verify(keyring: Keyring, token: str, now: datetime) -> TokenClaims:
+def verify(keyring: Keys, token: str, now: datetime) -> TokenClaims:
     """The claims of a genuine, unexpired token; ``TokenError`` otherwise. No database access."""
     if not 40 <= len(token) <= 80:
         raise TokenError("malformed")

@@ -30,7 +30,7 @@ from deskprov.errors import (
 )
 from deskprov.providers.base import Provider, provider_for
 from deskprov.schemas.common import Page, PageQuery, View
-from deskprov.security.keyring import Keyring
+from deskprov.security.keyring import Keys
 from deskprov.security.secretbox import SecretBox
 from deskprov.settings import Settings
 
@@ -63,7 +63,7 @@ class Deps:
     settings: Settings
     clock: Clock
     http: Any  # aiohttp.ClientSession for provider APIs (typed loosely to keep aiohttp out)
-    keyring: Keyring
+    keyring: Keys
 
 
 async def record(

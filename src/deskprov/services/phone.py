@@ -166,7 +166,8 @@ class PhoneService:
     def _visit(self, req: PhoneRequest) -> _Visit | PhoneAnswer:
         now = self.deps.clock()
         claims = self.tokens.get(req.token)
-        if claims is None:
+        # (a cached token stops working as soon as its signing key is retired)
+        if claims is None or self.deps.keyring.signing_key(claims.key_id) is None:
             try:
                 claims = tokens.verify(self.deps.keyring, req.token, now)
             except tokens.TokenError as exc:

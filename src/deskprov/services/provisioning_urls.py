@@ -14,7 +14,7 @@ from deskprov.domain.roles import Role
 from deskprov.errors import Invalid, NotFound
 from deskprov.schemas import provisioning as schema
 from deskprov.security import tokens
-from deskprov.security.keyring import Keyring
+from deskprov.security.keyring import Keys
 from deskprov.services.base import Collection, Deps, Scope, get_referenced, iso, iso_or_none
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class SignedUrl(Protocol):
     def key_id(self) -> str: ...
 
 
-def token_for(row: SignedUrl, keyring: Keyring) -> str:
+def token_for(row: SignedUrl, keyring: Keys) -> str:
     return tokens.sign(
         keyring,
         tokens.TokenClaims(

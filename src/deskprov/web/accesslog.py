@@ -1,15 +1,17 @@
-"""An access log that never writes provisioning tokens or query strings.
+"""Logs that never write provisioning tokens or query strings.
 
-aiohttp's default access log prints the whole request line; for ``/p/<token>/...`` that is the
-secret URL itself.
+aiohttp's default access log prints the whole request line, and its parser's error log quotes it;
+for ``/p/<token>/...`` that is the secret URL itself.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import BadHttpMessage
 
 TOKEN_IN_PATH = re.compile(r"^/p/[^/]*")
 
@@ -29,3 +31,23 @@ class RedactingAccessLogger(AbstractAccessLogger):
             response.body_length,
             time * 1000,
         )
+
+
+class QuietMalformedRequests(logging.Filter):
+    """aiohttp logs each request it cannot parse at ERROR with a traceback whose message quotes
+    the raw request line: for ``/p/`` that is the provisioning token. Such a request is the
+    client's fault and is answered 400; it is logged as one line naming the kind of fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fault = record.exc_info[1] if record.exc_info else None
+        if isinstance(fault, BadHttpMessage):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "malformed request refused: %s", (type(fault).__name__,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietMalformedRequests) for f in logger.filters):
+        logger.addFilter(QuietMalformedRequests())

@@ -22,6 +22,7 @@ STATUS: dict[type[errors.AppError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InUse: 409,
+    errors.RequestTimeout: 408,
     errors.PayloadTooLarge: 413,
     errors.Invalid: 422,
     errors.Unsupported: 422,

@@ -1,10 +1,25 @@
-"""Per-address limits on failed attempts (bad API keys, bad provisioning tokens)."""
+"""What one client may cost the server: request sizes and times, and per-address limits on
+failed attempts (bad API keys, bad provisioning tokens)."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
+
+# Passed to aiohttp's request handler by `deskprov serve` and by the tests' server.
+HTTP_LIMITS: dict[str, Any] = {
+    # A connection must deliver a whole request head within this many seconds of opening (or of
+    # its previous response); a trickle of bytes does not extend it (slowloris). Phones fetch a
+    # few files and go quiet for an hour, so idle keep-alive connections are not worth holding.
+    "keepalive_timeout": 15.0,
+    "max_line_size": 4096,  # the request line, so the URL: longer is a 400
+    "max_field_size": 8190,  # one header line: longer is a 400
+    "max_headers": 64,
+}
+# Seconds a client may take to send a request body once its head has arrived.
+BODY_TIMEOUT = 30.0
 
 
 class FailureLimiter:

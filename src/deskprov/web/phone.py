@@ -6,7 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from deskprov.appkeys import BAD_TOKENS, METRICS, SERVICES
+from deskprov.errors import PayloadTooLarge, RequestTimeout
 from deskprov.services.phone import MAX_UPLOAD_BYTES, PhoneAnswer, PhoneRequest
+from deskprov.web.request import read_capped
 
 
 def _request(request: web.Request) -> PhoneRequest:
@@ -48,9 +50,12 @@ async def fetch(request: web.Request) -> web.Response:
 
 
 async def upload(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_UPLOAD_BYTES:
+    try:
+        body = await read_capped(request, MAX_UPLOAD_BYTES)
+    except PayloadTooLarge:
         return web.Response(status=413)
-    body = await request.content.read(MAX_UPLOAD_BYTES + 1)
+    except RequestTimeout:
+        return web.Response(status=408)
     answer = await request.app[SERVICES].phone.upload(_request(request), body)
     return _respond(request, answer)
 

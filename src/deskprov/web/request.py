@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from deskprov.appkeys import SETTINGS
 from deskprov.domain.rules import has_control_characters
-from deskprov.errors import BadRequest, Invalid
+from deskprov.errors import BadRequest, Invalid, PayloadTooLarge, RequestTimeout
 from deskprov.web.errors import invalid_from
+from deskprov.web.limits import BODY_TIMEOUT
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -35,8 +38,26 @@ def _control_characters(value: Any, path: str, found: dict[str, str]) -> None:
             _control_characters(item, f"{path}.{i}" if path else str(i), found)
 
 
+async def read_capped(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused when over ``limit`` bytes or when it arrives too slowly."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            while chunk := await request.content.read(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"the body is over {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {BODY_TIMEOUT:g} seconds") from None
+    return b"".join(chunks)
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
-    raw = await request.read()  # aiohttp enforces client_max_size (413)
+    raw = await read_capped(request, request.app[SETTINGS].max_body_bytes)
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
