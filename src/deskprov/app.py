@@ -21,6 +21,7 @@ from deskprov.services.registry import Services
 from deskprov.settings import Settings
 from deskprov.web import api, ops, phone
 from deskprov.web.accesslog import quiet_malformed_requests
+from deskprov.web.admin import routes as admin
 from deskprov.web.errors import error_middleware
 from deskprov.web.limits import FailureLimiter
 from deskprov.web.metrics import Metrics
@@ -38,7 +39,12 @@ def create_app(
     quiet_malformed_requests()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[ops.metrics_middleware, error_middleware, api.auth_middleware],
+        middlewares=[
+            ops.metrics_middleware,
+            error_middleware,
+            api.auth_middleware,
+            admin.admin_middleware,
+        ],
     )
     app[SETTINGS] = settings
     app[KEYRING] = keyring or LiveKeys(settings.key_file)
@@ -49,6 +55,7 @@ def create_app(
     ops.add_routes(app)
     api.add_routes(app)
     phone.add_routes(app)
+    admin.add_routes(app)
     return app
 
 

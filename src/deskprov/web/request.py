@@ -22,7 +22,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _control_characters(value: Any, path: str, found: dict[str, str]) -> None:
+def control_characters(value: Any, path: str, found: dict[str, str]) -> None:
     """Every text in the body (keys too) that holds a control character, by field path."""
     if isinstance(value, str):
         if has_control_characters(value):
@@ -32,10 +32,10 @@ def _control_characters(value: Any, path: str, found: dict[str, str]) -> None:
             where = f"{path}.{key}" if path else str(key)
             if has_control_characters(key):
                 found[where] = "control characters are not allowed"
-            _control_characters(item, where, found)
+            control_characters(item, where, found)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _control_characters(item, f"{path}.{i}" if path else str(i), found)
+            control_characters(item, f"{path}.{i}" if path else str(i), found)
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes:
@@ -65,7 +65,7 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     found: dict[str, str] = {}
-    _control_characters(data, "", found)
+    control_characters(data, "", found)
     if found:
         raise Invalid("text may not contain control characters", fields=found)
     try:

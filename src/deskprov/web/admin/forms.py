@@ -1,0 +1,64 @@
+"""HTML forms into the API's own request models, so a form obeys exactly the API's rules.
+
+Field names are the body's, dotted for nested objects (``target.type``, ``credentials.auth_token``).
+Empty fields are left out (absent), except those named in ``_nulls`` (sent as null: "clear it").
+Checkboxes named in ``_bools`` are true when ticked and false otherwise. A memory key's target is
+picked per kind: ``target.type`` chooses which of ``target.value`` / ``target.<kind>`` is sent.
+Values arrive as text, so the models are validated in lax mode ("5" is 5 for ``position``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from multidict import MultiDictProxy
+from pydantic import BaseModel, ValidationError
+
+from deskprov.errors import Invalid
+from deskprov.web.errors import invalid_from
+from deskprov.web.request import control_characters
+
+RESOURCE_TARGETS = ("channel", "agent", "sip_user", "team", "queue")
+
+
+def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        data = data.setdefault(part, {})
+    data[leaf] = value
+
+
+def form_data(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    nulls = set(str(form.get("_nulls", "")).split(",")) - {""}
+    bools = set(str(form.get("_bools", "")).split(",")) - {""}
+    for name, value in form.items():
+        if name.startswith("_") or not isinstance(value, str) or name in bools:
+            continue
+        if name.startswith("target."):
+            continue  # picked below
+        if value == "":
+            if name in nulls:
+                _put(data, name, None)
+            continue
+        _put(data, name, value)  # as typed: a password's spaces are part of it
+    for name in bools:
+        _put(data, name, name in form)
+    kind = str(form.get("target.type", ""))
+    if kind == "phone_number":
+        data["target"] = {"type": kind, "value": str(form.get("target.value", ""))}
+    elif kind in RESOURCE_TARGETS:
+        data["target"] = {"type": kind, "id": str(form.get(f"target.{kind}", ""))}
+    return data
+
+
+def parse(form: MultiDictProxy[Any], model: type[BaseModel]) -> BaseModel:
+    data = form_data(form)
+    found: dict[str, str] = {}
+    control_characters(data, "", found)
+    if found:
+        raise Invalid("text may not contain control characters", fields=found)
+    try:
+        return model.model_validate(data, strict=False)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None

@@ -1,0 +1,92 @@
+"""Admin page sessions and forms, without a browser."""
+
+from __future__ import annotations
+
+from multidict import MultiDict, MultiDictProxy
+
+from deskprov.errors import Invalid
+from deskprov.schemas import account as acc
+from deskprov.security.keyring import Keyring
+from deskprov.web.admin import session as sessions
+from deskprov.web.admin.forms import form_data, parse
+
+
+def form(**fields: str) -> MultiDictProxy[str]:
+    return MultiDictProxy(MultiDict(fields))
+
+
+def test_session_cookie_round_trips_and_refuses_forgery_expiry_and_retired_keys() -> None:
+    keys = Keyring.generate()
+    cookie = sessions.issue(keys, "ak_1", "org_1", now=1_000_000)
+    session = sessions.read(keys, cookie, now=1_000_100)
+    assert session is not None and (session.key_id, session.org_id) == ("ak_1", "org_1")
+    kid, payload, tag = cookie.split(".")
+    forged = f"{kid}.{payload[:-2]}AA.{tag}"
+    assert sessions.read(keys, forged, now=1_000_100) is None
+    assert sessions.read(keys, cookie, now=1_000_000 + sessions.LIFETIME) is None
+    assert sessions.read(Keyring.generate(), cookie, now=1_000_100) is None  # other keys
+    assert sessions.read(keys, "garbage", now=1_000_100) is None
+
+
+def test_csrf_token_is_bound_to_the_session() -> None:
+    keys = Keyring.generate()
+    one = sessions.read(keys, sessions.issue(keys, "ak_1", "org_1"))
+    two = sessions.read(keys, sessions.issue(keys, "ak_2", "org_1"))
+    assert one is not None and two is not None
+    token = sessions.csrf_token(keys, one)
+    assert sessions.csrf_ok(keys, one, token)
+    assert not sessions.csrf_ok(keys, two, token)
+    assert not sessions.csrf_ok(keys, one, None) and not sessions.csrf_ok(keys, one, "")
+
+
+def test_forms_become_the_api_bodies() -> None:
+    data = form_data(
+        form(
+            _csrf="x",
+            _action="y",
+            _nulls="channel_id",
+            _bools="capabilities.sms,hosted",
+            channel_id="",
+            user_id="",
+            sid="PN1",
+            hosted="on",
+        )
+    )
+    assert data == {
+        "channel_id": None,
+        "sid": "PN1",
+        "capabilities": {"sms": False},
+        "hosted": True,
+    }
+    ext = parse(
+        form(
+            extension="101",
+            label="Desk",
+            subtype="start_new_call",
+            scope="provider_account",
+            type="memory_key",
+            position="3",
+            **{"target.type": "queue", "target.queue": "qu_123", "target.team": "tm_9"},
+        ),
+        acc.SipExtensionCreate,
+    )
+    assert isinstance(ext, acc.SipExtensionCreate)
+    assert ext.position == 3 and ext.target.model_dump() == {"type": "queue", "id": "qu_123"}
+
+
+def test_form_errors_name_the_field() -> None:
+    try:
+        parse(form(username="a b", password="weak", credential_list_id="cl_1"), acc.SipUserCreate)
+    except Invalid as exc:
+        assert set(exc.fields or {}) == {"username", "password"}
+    else:
+        raise AssertionError("a weak password and a bad username were accepted")
+    try:
+        parse(
+            form(username="ok", password="Good-Passw0rd-1\x07", credential_list_id="cl_1"),
+            acc.SipUserCreate,
+        )
+    except Invalid as exc:
+        assert exc.fields == {"password": "control characters are not allowed"}
+    else:
+        raise AssertionError("a control character was accepted")
