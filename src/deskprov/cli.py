@@ -93,15 +93,18 @@ def _run_server(settings: Settings, *, reuse_port: bool) -> None:
     from aiohttp import web
 
     from deskprov.app import create_app
-    from deskprov.web.accesslog import RedactingAccessLogger
+    from deskprov.web.accesslog import RedactingAccessLogger, batch_access_log
     from deskprov.web.limits import HTTP_LIMITS
 
+    access_log = logging.getLogger("aiohttp.access")
+    if settings.access_log:
+        batch_access_log(access_log)
     web.run_app(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        access_log=access_log if settings.access_log else None,
         access_log_class=RedactingAccessLogger,
         print=None,
         **HTTP_LIMITS,
@@ -114,6 +117,7 @@ def _worker(settings: Settings) -> None:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     _run_server(settings, reuse_port=True)
+    logging.shutdown()  # a worker ends with os._exit, which skips atexit: write what is buffered
 
 
 def _run_workers(settings: Settings, workers: int) -> int:

@@ -45,7 +45,19 @@ class DeviceNote:
     def signature(self) -> int:
         """Equal for two notes that differ only in what an installer need not see at once
         (the time and the file)."""
-        return hash(replace(self, at=datetime.min, file=""))
+        return hash(
+            (
+                self.org_id,
+                self.mac,
+                self.vendor,
+                self.model,
+                self.firmware,
+                self.user_id,
+                self.provisioning_url_id,
+                self.ip,
+                self.result,
+            )
+        )
 
 
 @dataclass(frozen=True)
