@@ -115,6 +115,14 @@ def test_signed_out_pages_ask_to_sign_in_and_the_cookie_is_strict(
         page.goto(site.base + path)
         expect(page).to_have_url(site.base + "/admin/")
         expect(page.locator("input[name=api_key]")).to_be_visible()
+    # Signing in from another site's page is refused (no session yet, so no CSRF token).
+    cross = page.request.post(
+        site.base + "/admin/sign-in",
+        form={"api_key": site.api_key},
+        headers={"Origin": "http://evil.example"},
+        max_redirects=0,
+    )
+    assert cross.status == 403 and not page.context.cookies()
     page.fill("input[name=api_key]", "dpk_not-a-real-key")
     page.click("button:has-text('Sign in')")
     expect(page.locator(".field-error")).to_have_text("That API key is not valid.")

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import jinja2
 import segno
 from aiohttp import web
+from yarl import URL
 
 from deskprov.appkeys import API_KEY_FAILURES, KEYRING, SERVICES, SETTINGS
 from deskprov.domain.roles import Actor, Role
@@ -115,14 +116,15 @@ NO_STORE = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # (no-referrer would make browsers send Origin: null)
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 }
 
 
-def redirect(location: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(location, headers=NO_STORE)
+def redirect(location: str) -> web.Response:
+    """After a form: see the page again (303, so a reload does not post twice)."""
+    return web.Response(status=303, headers={**NO_STORE, "Location": location})
 
 
 def services(request: web.Request) -> Services:
@@ -151,7 +153,7 @@ async def admin_middleware(
         BASE + "/static/"
     )
     if session is None and not public:
-        raise redirect(BASE + "/")
+        return redirect(BASE + "/")
     if request.method == "POST":
         form = await request.post()
         request[FORM] = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -167,11 +169,17 @@ async def admin_middleware(
 
 async def sign_in_form(request: web.Request) -> web.StreamResponse:
     if ACTOR in request:
-        raise redirect(BASE + "/accounts")
+        return redirect(BASE + "/accounts")
     return page(request, "sign_in.html.j2", error="")
 
 
 async def sign_in(request: web.Request) -> web.StreamResponse:
+    # No session yet, so no CSRF token: a sign-in posted from another site is refused by origin.
+    origin = request.headers.get("Origin")
+    public = URL(request.app[SETTINGS].public_url)
+    ours = {f"{request.scheme}://{request.host}", f"{public.scheme}://{public.raw_authority}"}
+    if origin is not None and origin not in ours:
+        return web.Response(status=403, text="Sign in from this server's own page.")
     limiter = request.app[API_KEY_FAILURES]
     address = client_address(request)
     form = await request.post()
