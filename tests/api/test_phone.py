@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import Any
@@ -176,6 +177,33 @@ async def test_first_mac_binds_the_url(api: Api, client: TestClient) -> None:
     assert devices[YEALINK_MAC]["provisioning_url_id"] == url["id"]
     assert devices[YEALINK_MAC]["user_id"] == s["user"]["id"]
     assert devices["805ec0000099"]["last_result"] == "refused:other_mac"
+
+
+async def test_binds_at_once_go_together_and_exactly_one_phone_wins(
+    api: Api, client: TestClient
+) -> None:
+    """Many phones at once: binds of different URLs share one transaction, and phones racing
+    for one URL in the same batch still leave exactly one winner per URL."""
+    setups = [await phone_setup(api) for _ in range(3)]
+    macs = [f"805ec0bb{i:04x}" for i in range(12)]
+
+    async def phone(i: int, mac: str) -> int:
+        ua = "Yealink SIP-T46S 66.86.0.15 " + ":".join(mac[j : j + 2] for j in range(0, 12, 2))
+        return (await fetch(client, setups[i % 3]["urls"]["yealink"], f"{mac}.cfg", ua)).status
+
+    statuses = await asyncio.gather(*(phone(i, mac) for i, mac in enumerate(macs)))
+    assert sorted(statuses) == [200] * 3 + [404] * 9
+    winners = {mac for mac, status in zip(macs, statuses, strict=True) if status == 200}
+    bound = set()
+    for i, s in enumerate(setups):
+        url = s["urls"]["yealink"]
+        mac = (await api.get(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}"))["mac"]
+        assert mac in macs[i::3]  # one of the phones that asked for this URL
+        bound.add(mac)
+    assert bound == winners
+    binds = [e["detail"]["mac"] for e in await audit(api) if e["action"] == "provisioning_url.bind"]
+    assert sorted(binds) == sorted(winners)
+    assert refusals(await audit(api)) == ["other_mac"] * 9
 
 
 async def test_refusals_are_empty_404s_and_audited(

@@ -111,6 +111,14 @@ class _Busy(Exception):
     """Another connection holds SQLite's write lock."""
 
 
+@dataclass(frozen=True)
+class _Bind:
+    url_id: str
+    mac: str
+    event: dict[str, Any]
+    done: asyncio.Future[str | None]
+
+
 def _bind_stmt(url_id: Any, mac: Any) -> Any:
     return (
         update(ProvisioningUrl)
@@ -178,7 +186,16 @@ class SqliteHotStore:
         self._writer = sqlite3.connect(
             sync_url.database or "", check_same_thread=False, isolation_level=None
         )
-        self._writer.execute("PRAGMA busy_timeout=0")
+        # ... and one that waits for them (used from a worker thread only).
+        self._patient = sqlite3.connect(
+            sync_url.database or "", check_same_thread=False, isolation_level=None
+        )
+        for conn, timeout in ((self._writer, 0), (self._patient, HOT_BUSY_TIMEOUT_MS)):
+            conn.execute(f"PRAGMA busy_timeout={timeout}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's (WAL: no fsync a commit)
+        self._binds: list[_Bind] = []
+        self._binding = False
         dialect = self._engine.dialect
         bind = _bind_stmt(bindparam("url_id"), bindparam("mac")).compile(dialect=dialect)
         self._bind_sql, self._bind_names = str(bind), tuple(bind.positiontup or ())
@@ -239,50 +256,74 @@ class SqliteHotStore:
         )
 
     async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
-        # First try on the event loop without waiting for the write lock (the common case in a
-        # boot storm). If it is taken, wait in a thread: never on the loop, where the writer
-        # holding the lock (an aiosqlite transaction of this process) may need the loop.
-        try:
-            return self._bind_now(url_id, mac, event)
-        except _Busy:
-            return await asyncio.to_thread(self._bind, url_id, mac, event)
+        # Binds that arrive while others are being written wait and go together, in one
+        # transaction: in a boot storm thousands of phones bind at once, and one transaction
+        # each meant thousands of turns at SQLite's single write lock.
+        done = asyncio.get_running_loop().create_future()
+        self._binds.append(_Bind(url_id, mac, event, done))
+        if not self._binding:
+            self._binding = True
+            asyncio.get_running_loop().create_task(self._bind_pending())
+        result: str | None = await done
+        return result
 
-    def _bind_now(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
-        writer = self._writer
+    async def _bind_pending(self) -> None:
         try:
-            writer.execute("BEGIN IMMEDIATE")
+            while self._binds:
+                batch, self._binds = self._binds, []
+                try:
+                    # On the loop without waiting for the write lock (the common case); if it is
+                    # taken, wait in a thread: never on the loop, where the writer holding the
+                    # lock (an aiosqlite transaction of this process) may need the loop.
+                    try:
+                        bound = self._bind_all(self._writer, batch)
+                    except _Busy:
+                        bound = await asyncio.to_thread(self._bind_all, self._patient, batch)
+                except BaseException as exc:
+                    for item in batch:
+                        if not item.done.done():  # (its request may have been cancelled)
+                            item.done.set_exception(exc)
+                    raise
+                for item, mac in zip(batch, bound, strict=True):
+                    if not item.done.done():
+                        item.done.set_result(mac)
+        finally:
+            self._binding = False
+
+    def _bind_all(self, conn: sqlite3.Connection, batch: list[_Bind]) -> list[str | None]:
+        """Each URL bound to its MAC if still unbound (with its audit event), in one
+        transaction; the MAC each URL is bound to afterwards."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise _Busy from exc
+        bound: list[str | None] = []
+        columns: dict[str, Any] = self._audit_columns
         try:
-            updated = writer.execute(
-                self._bind_sql, [{"url_id": url_id, "mac": mac}[n] for n in self._bind_names]
-            ).rowcount
-            if updated == 1:
-                columns: dict[str, Any] = self._audit_columns
-                writer.execute(
-                    self._audit_sql,
-                    [columns[n](event[n]) if columns[n] else event[n] for n in self._audit_names],
-                )
-            row = writer.execute(self._mac_sql, [url_id]).fetchone()
-            writer.execute("COMMIT")
+            for item in batch:
+                values = {"url_id": item.url_id, "mac": item.mac}
+                updated = conn.execute(self._bind_sql, [values[n] for n in self._bind_names])
+                if updated.rowcount == 1:
+                    event = item.event
+                    conn.execute(
+                        self._audit_sql,
+                        [
+                            columns[n](event[n]) if columns[n] else event[n]
+                            for n in self._audit_names
+                        ],
+                    )
+                row = conn.execute(self._mac_sql, [item.url_id]).fetchone()
+                bound.append(None if row is None else row[0])
+            conn.execute("COMMIT")
         except BaseException:
-            writer.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        return None if row is None else row[0]
-
-    def _bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
-        with self._engine.connect().execution_options(sqlite_immediate=True) as conn:
-            if conn.execute(_bind_stmt(url_id, mac)).rowcount == 1:
-                conn.execute(insert(AuditEvent).values(**event))
-            bound = conn.execute(
-                select(ProvisioningUrl.mac).where(ProvisioningUrl.id == url_id)
-            ).scalar()
-            conn.commit()
         return bound
 
     def close(self) -> None:
         self._raw.close()
         self._writer.close()
+        self._patient.close()
         self._engine.dispose()
 
 

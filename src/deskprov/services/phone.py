@@ -112,6 +112,9 @@ class PhoneService:
         # a genuine token's claims never change (expiry is re-checked on every use).
         self.tokens: Lru[str, tokens.TokenClaims] = Lru(TOKEN_CACHE_ENTRIES)
         self.agents: Lru[str, UserAgent | None] = Lru(TOKEN_CACHE_ENTRIES)
+        # A URL's own address (written into its files) never changes: signing it again for
+        # every render was a twentieth of a boot storm.
+        self.addresses: Lru[str, str] = Lru(TOKEN_CACHE_ENTRIES)
 
     # --- the two requests -------------------------------------------------------------------
     async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
@@ -291,9 +294,11 @@ class PhoneService:
                 data_version=url.data_version,
             )
         config = lay_out(profile.vendor, model, data, url.mac)
-        return self.renderer.render(
-            profile, template, model, config, url_of(self.deps, url), mask_passwords=mask
-        )
+        address = self.addresses.get(url.id)
+        if address is None:
+            address = url_of(self.deps, url)
+            self.addresses.put(url.id, address)
+        return self.renderer.render(profile, template, model, config, address, mask_passwords=mask)
 
     def _note(self, url: UrlState, visit: _Visit, req: PhoneRequest, result: str) -> None:
         """Record what this phone just did (nothing when it did not say its MAC)."""
