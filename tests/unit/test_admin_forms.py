@@ -45,7 +45,6 @@ def test_forms_become_the_api_bodies() -> None:
         form(
             _csrf="x",
             _action="y",
-            _nulls="channel_id",
             _bools="capabilities.sms,hosted",
             channel_id="",
             user_id="",
@@ -54,7 +53,6 @@ def test_forms_become_the_api_bodies() -> None:
         )
     )
     assert data == {
-        "channel_id": None,
         "sid": "PN1",
         "capabilities": {"sms": False},
         "hosted": True,

@@ -180,7 +180,7 @@ class SqliteHotStore:
         self._raw.execute(f"PRAGMA busy_timeout={HOT_BUSY_TIMEOUT_MS}")
         self._raw.execute("PRAGMA query_only=ON")
         self._changes: int | None = None
-        self._states: dict[tuple[str, str], UrlState | None] = {}
+        self._states: dict[tuple[str, str], UrlState] = {}
         self._compiled: dict[int, Any] = {}
         # The binding write, prepared the same way, on a connection that never waits for locks.
         self._writer = sqlite3.connect(
@@ -229,9 +229,10 @@ class SqliteHotStore:
         state = self._states.get(key)
         if state is None:
             state = self._read_state(url_id, org_id)
-            if len(self._states) >= URL_STATES:
-                self._states.clear()
-            self._states[key] = state
+            if state is not None:  # (an unknown URL is refused; nothing worth keeping)
+                if len(self._states) >= URL_STATES:
+                    self._states.clear()
+                self._states[key] = state
         return state
 
     def _read_state(self, url_id: str, org_id: str) -> UrlState | None:

@@ -34,7 +34,7 @@ from deskprov.vendors.render import Rendered, Renderer
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 1024 * 1024
+MAX_UPLOAD_BYTES = 1024 * 1024  # enforced where the body is read (web/phone.py)
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
 ACCOUNT_CACHE_ENTRIES = 1024
 TOKEN_CACHE_ENTRIES = 20_000
@@ -159,8 +159,6 @@ class PhoneService:
         assert url is not None and visit.match is not None
         if visit.match.rule.serve != "upload" or visit.match.mac is None:
             return NOT_SERVED
-        if len(body) > MAX_UPLOAD_BYTES:
-            return PhoneAnswer(413)
         await self._store_upload(url.org_id, visit.match.mac, req.filename.lower(), body)
         self._note(url, visit, req, "uploaded")
         return PhoneAnswer(204)

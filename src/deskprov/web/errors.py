@@ -75,9 +75,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Contract errors as JSON; unexpected ones logged with a traceback and answered bare.
-
-    A phone gets an empty 404 for anything that goes wrong, our own bugs included.
-    """
+    (The phone endpoint runs without this: see ``web.phone``.)"""
     try:
         return await handler(request)
     except errors.AppError as exc:
@@ -94,7 +92,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.match_info.route.name)
         if not request.path.startswith("/api/"):
-            return web.Response(status=404 if request.path.startswith("/p/") else 500)
+            return web.Response(status=500)
         return web.json_response(
             {"error": {"code": "internal_error", "message": "internal error"}}, status=500
         )

@@ -1,7 +1,7 @@
 """HTML forms into the API's own request models, so a form obeys exactly the API's rules.
 
 Field names are the body's, dotted for nested objects (``target.type``, ``credentials.auth_token``).
-Empty fields are left out (absent), except those named in ``_nulls`` (sent as null: "clear it").
+Empty fields are left out (absent).
 Checkboxes named in ``_bools`` are true when ticked and false otherwise. A memory key's target is
 picked per kind: ``target.type`` chooses which of ``target.value`` / ``target.<kind>`` is sent.
 Values arrive as text, so the models are validated in lax mode ("5" is 5 for ``position``).
@@ -30,18 +30,14 @@ def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 def form_data(form: MultiDictProxy[Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    nulls = set(str(form.get("_nulls", "")).split(",")) - {""}
     bools = set(str(form.get("_bools", "")).split(",")) - {""}
     for name, value in form.items():
         if name.startswith("_") or not isinstance(value, str) or name in bools:
             continue
         if name.startswith("target."):
             continue  # picked below
-        if value == "":
-            if name in nulls:
-                _put(data, name, None)
-            continue
-        _put(data, name, value)  # as typed: a password's spaces are part of it
+        if value != "":
+            _put(data, name, value)  # as typed: a password's spaces are part of it
     for name in bools:
         _put(data, name, name in form)
     kind = str(form.get("target.type", ""))
