@@ -85,6 +85,7 @@ def by_path(bare_prefix: str, middlewares: list[Middleware]) -> Middleware:
 async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = Database(make_engine(settings.database_url))
+    services: Services | None = None
     try:
         if settings.is_sqlite:
             await migrate.upgrade(db.engine)
@@ -110,6 +111,7 @@ async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None
                 with contextlib.suppress(asyncio.CancelledError):
                     await recorder
                 await services.phone.devices.flush()
-                services.phone.hot.close()
     finally:
         await db.close()
+        if services is not None:  # last: see SqliteHotStore.close
+            services.phone.hot.close()

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from deskprov.db.engine import Database
 from deskprov.db.models import AuditEvent, Organisation, ProvisioningUrl
+from deskprov.db.walwatch import WalWatch
 
 HOT_BUSY_TIMEOUT_MS = 2_000
 URL_STATES = 100_000  # URL states remembered between database changes (~300 bytes each)
@@ -179,6 +180,8 @@ class SqliteHotStore:
         )
         self._raw.execute(f"PRAGMA busy_timeout={HOT_BUSY_TIMEOUT_MS}")
         self._raw.execute("PRAGMA query_only=ON")
+        self._raw.execute("PRAGMA data_version")  # (opens the WAL index before it is watched)
+        self._wal = WalWatch(sync_url.database or "")
         self._changes: int | None = None
         self._states: dict[tuple[str, str], UrlState] = {}
         self._compiled: dict[int, Any] = {}
@@ -220,11 +223,13 @@ class SqliteHotStore:
     async def url_state(self, url_id: str, org_id: str) -> UrlState | None:
         # Read again only when the database changed. SQLite's data_version moves with every
         # commit by any other connection (this one only reads), in this process or another:
-        # one cheap statement instead of a join, and never a stale answer.
-        (changes,) = self._raw.execute("PRAGMA data_version").fetchone()
-        if changes != self._changes:
-            self._changes = changes
-            self._states.clear()
+        # one statement instead of a join, and never a stale answer. The WAL-index header,
+        # read from shared memory first, says when even that statement can be skipped.
+        if self._wal.changed():
+            (changes,) = self._raw.execute("PRAGMA data_version").fetchone()
+            if changes != self._changes:
+                self._changes = changes
+                self._states.clear()
         key = (url_id, org_id)
         state = self._states.get(key)
         if state is None:
@@ -322,10 +327,13 @@ class SqliteHotStore:
         return bound
 
     def close(self) -> None:
+        """Call after every other connection of this process to the database is closed (the
+        WAL watch's descriptor holds this process's locks on the shared-memory file)."""
         self._raw.close()
         self._writer.close()
         self._patient.close()
         self._engine.dispose()
+        self._wal.close()
 
 
 class AsyncHotStore:
