@@ -77,8 +77,10 @@ def phone_for(vendor: str, n: int, url: str) -> Phone:
     return Phone(vendor, url, f"Fanvil X4U 2.12.1 {mac}", (f"{mac}.cfg",), (f"{mac}.cfg",))
 
 
-async def build(settings: Settings, phones: int) -> list[Phone]:
-    """N phones' data through the real services, in a fresh database."""
+async def build(settings: Settings, phones: int, sip_users: int = 0) -> list[Phone]:
+    """N phones' data through the real services, in a fresh database; with ``sip_users`` above
+    N, that many SIP users in all (the others belong to no phone: the database is bigger, the
+    storm the same)."""
     async with offline_deps(settings) as deps:
         sv = Services.build(deps)
         created = await create_organisation(deps, "Bench")
@@ -140,6 +142,13 @@ async def build(settings: Settings, phones: int) -> list[Phone]:
                 target=acc.ResourceTarget(type="queue", id=queue.id),
             ),
         )
+        for n in range(phones, sip_users):
+            await sv.sip_users.create(
+                scope,
+                acc.SipUserCreate(
+                    username=f"spare{n}", password=f"Spare-Passw0rd-{n}", credential_list_id=cl.id
+                ),
+            )
         return result
 
 
@@ -348,6 +357,9 @@ async def collect(base: str, phones: list[Phone]) -> tuple[list[tuple[str, str, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, default=1000)
+    parser.add_argument(
+        "--sip-users", type=int, default=0, help="SIP users in the database (at least --phones)"
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--duration", type=int, default=10, help="seconds per steady phase")
     parser.add_argument("--connections", type=int, default=64)
@@ -366,7 +378,7 @@ def main() -> int:
         port=port,
     )
     t0 = time.perf_counter()
-    phones = asyncio.run(build(settings, args.phones))
+    phones = asyncio.run(build(settings, args.phones, args.sip_users))
     build_seconds = round(time.perf_counter() - t0, 1)
     env = {
         **os.environ,
@@ -450,6 +462,7 @@ def main() -> int:
         json.dumps(
             {
                 "phones": args.phones,
+                "sip_users": max(args.phones, args.sip_users),
                 "workers": args.workers,
                 "loadgen": kind,
                 "access_log": os.environ.get("DESKPROV_ACCESS_LOG", "on"),

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from deskprov.appkeys import BAD_TOKENS, SERVICES
+from deskprov.appkeys import BAD_TOKENS, METRICS, SERVICES
 from tests import phone_parsers
 from tests.conftest import Api, Clock
 from tests.factories import make_url, phone_setup
@@ -158,6 +158,28 @@ async def test_etag_304_and_byte_identical(
     changed = await fetch(client, url, name, ua, **{"If-None-Match": etag})
     assert changed.status == 200 and changed.headers["ETag"] != etag
     assert b"Changed-Passw0rd" in await changed.read()
+
+
+async def test_files_that_read_no_phone_data_are_rendered_once_for_all(
+    api: Api, client: TestClient
+) -> None:
+    s = await phone_setup(api)
+    other = await make_url(api, s["pa"], s["user"]["id"], "polycom")
+    renders = client.app[METRICS].renders
+    before = renders["polycom"]
+    masters = [
+        await fetch(client, url, f"0004f2{n:06x}.cfg", POLYCOM_UA)
+        for n, url in enumerate((s["urls"]["polycom"], other))
+    ]
+    assert [m.status for m in masters] == [200, 200]
+    assert masters[0].headers["ETag"] == masters[1].headers["ETag"]
+    assert renders["polycom"] - before == 1  # the master file names no phone's data
+    params = [
+        await fetch(client, url, f"0004f2{n:06x}-deskprov.cfg", POLYCOM_UA)
+        for n, url in enumerate((s["urls"]["polycom"], other))
+    ]
+    assert [p.status for p in params] == [200, 200]
+    assert renders["polycom"] - before == 3  # one per phone: each carries its own secrets
 
 
 async def test_first_mac_binds_the_url(api: Api, client: TestClient) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from deskprov.domain.mac import normalise_mac
 from deskprov.vendors.profile import identify, load_profiles
+from deskprov.vendors.render import RENDER_NAMES, Renderer
 
 PROFILES = load_profiles()
 SAMPLES = [(vendor, s) for vendor, p in PROFILES.items() for s in p.samples]
@@ -80,3 +83,21 @@ def test_fanvil_dialect_by_model() -> None:
     assert fanvil.model("X4").dialect == "voip_config"
     assert fanvil.model("X99-Unknown").dialect == "sysconf"
     assert fanvil.model("X99-Unknown").name == "X99-Unknown"
+
+
+def test_what_each_template_reads(tmp_path: Path) -> None:
+    from deskprov.services.registry import default_renderer
+
+    renderer = default_renderer()
+    polycom, yealink = renderer.profiles["polycom"], renderer.profiles["yealink"]
+    vvx, t46 = polycom.model("VVX_400"), yealink.model("SIP-T46S")
+    assert not renderer.reads(polycom, "master.xml.j2", vvx) & {"config", "provisioning_url"}
+    assert "config" in renderer.reads(polycom, "params.xml.j2", vvx)
+    assert renderer.reads(yealink, "common.cfg.j2", t46) == {"provisioning_url"}
+    assert "config" in renderer.reads(yealink, "mac.cfg.j2", t46)
+    # A template that includes another is taken to read everything.
+    (tmp_path / "fanvil").mkdir()
+    (tmp_path / "fanvil" / "outer.xml.j2").write_text('{% include "inner.xml.j2" %}')
+    fanvil = renderer.profiles["fanvil"]
+    wary = Renderer(tmp_path, {"fanvil": fanvil})
+    assert wary.reads(fanvil, "outer.xml.j2", fanvil.model(None)) == RENDER_NAMES

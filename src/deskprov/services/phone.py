@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from deskprov.db.hot import HotStore, UrlState
 from deskprov.db.models import DeviceUpload
+from deskprov.domain.config import PhoneData
 from deskprov.domain.ids import new_id
 from deskprov.security import tokens
 from deskprov.services.base import Deps, record
@@ -130,7 +131,7 @@ class PhoneService:
             self._note(url, visit, req, "not_served")
             return NOT_SERVED
         model = visit.profile.model(visit.agent.model if visit.agent else None)
-        key = (url.id, rule.template, model.name, url.data_version)
+        key = self._file_key(url, visit.profile, rule.template, model)
         cached = self.files.get(key)
         hit = cached is not None
         if cached is None:
@@ -266,6 +267,23 @@ class PhoneService:
             )
         self._note(url, visit, req, f"refused:{reason}")
 
+    def _file_key(
+        self, url: UrlState, profile: Profile, template: str, model: Model
+    ) -> tuple[object, ...]:
+        """What a rendered file depends on. A template that reads no ``config`` is rendered
+        once for every URL (once per model, if it reads no ``provisioning_url`` either): in a
+        boot storm the Polycom master file and the Yealink common file were rendered, with a
+        database read and every password decrypted, once per phone."""
+        reads = self.renderer.reads(profile, template, model)
+        per_url = "config" in reads or "provisioning_url" in reads
+        return (
+            profile.vendor,
+            template,
+            model.name,
+            url.id if per_url else None,
+            url.data_version if "config" in reads else None,
+        )
+
     async def _render(
         self, url: UrlState, profile: Profile, template: str, model: Model
     ) -> CachedFile:
@@ -276,6 +294,20 @@ class PhoneService:
         self, url: UrlState, profile: Profile, template: str, model: Model, *, mask: bool = False
     ) -> Rendered:
         """The file as this URL's phone gets it (``mask``: passwords hidden, for previews)."""
+        reads = self.renderer.reads(profile, template, model)
+        if "config" in reads:
+            config = lay_out(profile.vendor, model, await self._phone_data(url), url.mac)
+        else:  # (the file may be shared between URLs: nothing of this one goes in)
+            config = lay_out(profile.vendor, model, PhoneData((), (), url.data_version), None)
+        address = ""
+        if "provisioning_url" in reads:
+            address = self.addresses.get(url.id) or ""
+            if not address:
+                address = url_of(self.deps, url)
+                self.addresses.put(url.id, address)
+        return self.renderer.render(profile, template, model, config, address, mask_passwords=mask)
+
+    async def _phone_data(self, url: UrlState) -> PhoneData:
         async with self.hot.reader() as reader:
             account = self.accounts.get((url.account_id, url.data_version))
             if account is None:
@@ -283,7 +315,7 @@ class PhoneService:
                     reader, url.account_id, self.deps.settings.whippy_sip_suffix
                 )
                 self.accounts.put((url.account_id, url.data_version), account)
-            data = await phone_data(
+            return await phone_data(
                 reader,
                 self.deps.box,
                 account,
@@ -291,12 +323,6 @@ class PhoneService:
                 user_id=url.user_id,
                 data_version=url.data_version,
             )
-        config = lay_out(profile.vendor, model, data, url.mac)
-        address = self.addresses.get(url.id)
-        if address is None:
-            address = url_of(self.deps, url)
-            self.addresses.put(url.id, address)
-        return self.renderer.render(profile, template, model, config, address, mask_passwords=mask)
 
     def _note(self, url: UrlState, visit: _Visit, req: PhoneRequest, result: str) -> None:
         """Record what this phone just did (nothing when it did not say its MAC)."""

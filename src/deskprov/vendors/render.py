@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 from lxml import etree
 
 from deskprov.domain.config import PhoneConfig
@@ -49,6 +50,10 @@ def check_cfg(body: bytes) -> None:
             raise RenderError(f"line {number} is not 'key = value'")
 
 
+# What a template is given to render.
+RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url"})
+
+
 @dataclass(frozen=True)
 class Rendered:
     body: bytes
@@ -60,6 +65,7 @@ class Renderer:
     def __init__(self, root: Path, profiles: dict[str, Profile]) -> None:
         self.profiles = profiles
         self._envs = {vendor: self._environment(root / vendor) for vendor in profiles}
+        self._reads: dict[tuple[str, str], frozenset[str]] = {}
 
     @staticmethod
     def _environment(folder: Path) -> jinja2.Environment:
@@ -73,6 +79,25 @@ class Renderer:
         )
         env.filters["cfg"] = cfg_value
         return env
+
+    def reads(self, profile: Profile, template: str, model: Model) -> frozenset[str]:
+        """The names a template reads (of ``config``, ``codes``, ``model``,
+        ``provisioning_url``): a file that reads no ``config`` is the same for every phone of
+        the model, whatever the database says, and needs no database read to render."""
+        name = template.format(dialect=model.dialect)
+        key = (profile.vendor, name)
+        found = self._reads.get(key)
+        if found is None:
+            env = self._envs[profile.vendor]
+            assert env.loader is not None
+            source, _, _ = env.loader.get_source(env, name)
+            tree = env.parse(source)
+            if any(True for _ in jinja2.meta.find_referenced_templates(tree)):
+                found = RENDER_NAMES  # (what an included template reads is not looked into)
+            else:
+                found = frozenset(jinja2.meta.find_undeclared_variables(tree)) & RENDER_NAMES
+            self._reads[key] = found
+        return found
 
     def render(
         self,
