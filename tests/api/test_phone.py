@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
 
 from deskprov.appkeys import BAD_TOKENS, METRICS, SERVICES
+from deskprov.db.models import Device
+from deskprov.services.device_log import WRITE_CHUNK, DeviceNote
 from tests import phone_parsers
 from tests.conftest import Api, Clock
 from tests.factories import make_url, phone_setup
@@ -419,3 +422,31 @@ async def test_device_records_are_coalesced_but_changes_show(
     latest = await device()
     assert latest["last_seen"] > first["last_seen"] and latest["last_file"] == "y000000000066.cfg"
     assert latest["first_seen"] == first["first_seen"]
+
+
+async def test_many_changed_devices_are_all_written(api: Api, client: TestClient) -> None:
+    """A flush of more notes than one write takes (a boot storm) loses none."""
+    s = await phone_setup(api)
+    url = s["urls"]["polycom"]
+    phone = client.app[SERVICES].phone
+    count = WRITE_CHUNK * 2 + 7
+    for n in range(count):
+        phone.devices.note(
+            DeviceNote(
+                org_id=api.org_id,
+                mac=f"0004f2{n:06x}",
+                vendor="polycom",
+                model="VVX_400",
+                firmware="6.4.3",
+                user_id=s["user"]["id"],
+                provisioning_url_id=url["id"],
+                at=phone.deps.clock(),
+                ip="192.0.2.1",
+                file="x.cfg",
+                result="ok",
+            )
+        )
+    await phone.devices.flush()
+    async with phone.deps.db.read() as session:
+        written = await session.scalar(select(func.count()).select_from(Device))
+    assert written == count

@@ -38,10 +38,15 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 1024 * 1024  # enforced where the body is read (web/phone.py)
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
 ACCOUNT_CACHE_ENTRIES = 1024
-TOKEN_CACHE_ENTRIES = 20_000
+CALLER_CACHE_ENTRIES = 30_000  # about 10,000 phones' boot sequences (~600 bytes each)
+AGENT_CACHE_ENTRIES = 20_000
+URL_ADDRESS_ENTRIES = 20_000
+
+# (The request and answer are plain slotted classes, not frozen ones: they are made for every
+# fetch, and a frozen dataclass sets each field through object.__setattr__.)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PhoneRequest:
     token: str
     filename: str
@@ -50,7 +55,7 @@ class PhoneRequest:
     if_none_match: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PhoneAnswer:
     status: int
     body: bytes = b""
@@ -85,7 +90,20 @@ class CachedFile:
     etag: str
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """What a request's token, file name and user agent say: the same for every request that
+    repeats all three, so worked out once (the token verified, the file name and user agent
+    parsed) and kept."""
+
+    claims: tokens.TokenClaims
+    profile: Profile
+    match: FileMatch | None
+    agent: UserAgent | None
+    mac: str | None
+
+
+@dataclass(slots=True)
 class _Visit:
     """What one request says about the phone, gathered before the database is touched."""
 
@@ -109,13 +127,14 @@ class PhoneService:
             RENDER_CACHE_BYTES, lambda f: len(f.rendered.body) + 512
         )
         self.accounts: Lru[tuple[str, int], AccountView] = Lru(ACCOUNT_CACHE_ENTRIES)
-        # Verifying a token and parsing a user agent cost more than the rest of a cached fetch;
-        # a genuine token's claims never change (expiry is re-checked on every use).
-        self.tokens: Lru[str, tokens.TokenClaims] = Lru(TOKEN_CACHE_ENTRIES)
-        self.agents: Lru[str, UserAgent | None] = Lru(TOKEN_CACHE_ENTRIES)
+        # Verifying a token and parsing a file name and a user agent cost more than the rest
+        # of a cached fetch; a genuine token's claims never change (its expiry and its signing
+        # key are checked on every use).
+        self.callers: Lru[tuple[str, str, str], _Caller] = Lru(CALLER_CACHE_ENTRIES)
+        self.agents: Lru[str, UserAgent | None] = Lru(AGENT_CACHE_ENTRIES)
         # A URL's own address (written into its files) never changes: signing it again for
         # every render was a twentieth of a boot storm.
-        self.addresses: Lru[str, str] = Lru(TOKEN_CACHE_ENTRIES)
+        self.addresses: Lru[str, str] = Lru(URL_ADDRESS_ENTRIES)
 
     # --- the two requests -------------------------------------------------------------------
     async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
@@ -167,20 +186,27 @@ class PhoneService:
     # --- steps ------------------------------------------------------------------------------
     def _visit(self, req: PhoneRequest) -> _Visit | PhoneAnswer:
         now = self.deps.clock()
-        claims = self.tokens.get(req.token)
-        # (a cached token stops working as soon as its signing key is retired)
-        if claims is None or self.deps.keyring.signing_key(claims.key_id) is None:
-            try:
-                claims = tokens.verify(self.deps.keyring, req.token, now)
-            except tokens.TokenError as exc:
-                if exc.claims is None:
-                    log.info(
-                        "refused %s from %s: %s token", req.filename[:64], req.address, exc.reason
-                    )
-                    return refused(exc.reason)
-                claims = exc.claims
-            self.tokens.put(req.token, claims)
+        key = (req.token, req.filename, req.user_agent)
+        caller = self.callers.get(key)
+        # (a known token stops working as soon as its signing key is retired)
+        if caller is None or self.deps.keyring.signing_key(caller.claims.key_id) is None:
+            found = self._caller(req, now)
+            if isinstance(found, PhoneAnswer):
+                return found
+            caller = found
+            self.callers.put(key, caller)
+        claims = caller.claims
         expired = claims.expires_at is not None and now >= claims.expires_at
+        return _Visit(claims, caller.profile, caller.match, caller.agent, caller.mac, now, expired)
+
+    def _caller(self, req: PhoneRequest, now: datetime) -> _Caller | PhoneAnswer:
+        try:
+            claims = tokens.verify(self.deps.keyring, req.token, now)
+        except tokens.TokenError as exc:
+            if exc.claims is None:
+                log.info("refused %s from %s: %s token", req.filename[:64], req.address, exc.reason)
+                return refused(exc.reason)
+            claims = exc.claims  # genuine but expired: refused later, and recorded
         profile = self.profiles[claims.vendor]
         match = profile.match_file(req.filename)
         agent = self.agents.get(req.user_agent)
@@ -188,7 +214,7 @@ class PhoneService:
             agent = identify(self.profiles, req.user_agent)
             self.agents.put(req.user_agent, agent)
         mac = (match.mac if match else None) or (agent.mac if agent else None)
-        return _Visit(claims, profile, match, agent, mac, now, expired)
+        return _Caller(claims, profile, match, agent, mac)
 
     def _reason(self, url: UrlState, visit: _Visit) -> str | None:
         """Why this request may not have this URL's files (None: it may)."""
