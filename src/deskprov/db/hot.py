@@ -182,6 +182,7 @@ class SqliteHotStore:
         self._raw.execute("PRAGMA query_only=ON")
         self._raw.execute("PRAGMA data_version")  # (opens the WAL index before it is watched)
         self._wal = WalWatch(sync_url.database or "")
+        self._wal.changed()  # maps the file now, not on a phone's request
         self._changes: int | None = None
         self._states: dict[tuple[str, str], UrlState] = {}
         self._compiled: dict[int, Any] = {}

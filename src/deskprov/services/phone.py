@@ -80,13 +80,19 @@ def etag_of(body: bytes) -> str:
 def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
+    if header == etag:  # what phones send: the one tag they were given
+        return True
     candidates = {c.strip().removeprefix("W/") for c in header.split(",")}
     return etag in candidates or "*" in candidates
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CachedFile:
-    rendered: Rendered
+    """A rendered file as it is served: no more (the laid-out config it was rendered from
+    weighed more than the file itself, once per cached file)."""
+
+    body: bytes
+    content_type: str
     etag: str
 
 
@@ -124,7 +130,7 @@ class PhoneService:
         self.hot = hot
         self.devices = devices
         self.files: Lru[tuple[object, ...], CachedFile] = Lru(
-            RENDER_CACHE_BYTES, lambda f: len(f.rendered.body) + 512
+            RENDER_CACHE_BYTES, lambda f: len(f.body) + 512
         )
         self.accounts: Lru[tuple[str, int], AccountView] = Lru(ACCOUNT_CACHE_ENTRIES)
         # Verifying a token and parsing a file name and a user agent cost more than the rest
@@ -162,8 +168,8 @@ class PhoneService:
             return PhoneAnswer(304, etag=cached.etag, vendor=url.vendor, cached=hit)
         return PhoneAnswer(
             200,
-            cached.rendered.body,
-            cached.rendered.content_type,
+            cached.body,
+            cached.content_type,
             cached.etag,
             vendor=url.vendor,
             cached=hit,
@@ -314,7 +320,7 @@ class PhoneService:
         self, url: UrlState, profile: Profile, template: str, model: Model
     ) -> CachedFile:
         rendered = await self.render(url, profile, template, model)
-        return CachedFile(rendered, etag_of(rendered.body))
+        return CachedFile(rendered.body, rendered.content_type, etag_of(rendered.body))
 
     async def render(
         self, url: UrlState, profile: Profile, template: str, model: Model, *, mask: bool = False
