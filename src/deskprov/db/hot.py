@@ -319,8 +319,10 @@ class SqliteHotStore:
                             for n in self._audit_names
                         ],
                     )
-                row = conn.execute(self._mac_sql, [item.url_id]).fetchone()
-                bound.append(None if row is None else row[0])
+                    bound.append(item.mac)
+                else:  # bound before (or gone): to what?
+                    row = conn.execute(self._mac_sql, [item.url_id]).fetchone()
+                    bound.append(None if row is None else row[0])
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -39,6 +39,7 @@ MAX_UPLOAD_BYTES = 1024 * 1024  # enforced where the body is read (web/phone.py)
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
 ACCOUNT_CACHE_ENTRIES = 1024
 CALLER_CACHE_ENTRIES = 30_000  # about 10,000 phones' boot sequences (~600 bytes each)
+TOKEN_CACHE_ENTRIES = 20_000
 AGENT_CACHE_ENTRIES = 20_000
 URL_ADDRESS_ENTRIES = 20_000
 
@@ -137,6 +138,7 @@ class PhoneService:
         # of a cached fetch; a genuine token's claims never change (its expiry and its signing
         # key are checked on every use).
         self.callers: Lru[tuple[str, str, str], _Caller] = Lru(CALLER_CACHE_ENTRIES)
+        self.tokens: Lru[str, tokens.TokenClaims] = Lru(TOKEN_CACHE_ENTRIES)
         self.agents: Lru[str, UserAgent | None] = Lru(AGENT_CACHE_ENTRIES)
         # A URL's own address (written into its files) never changes: signing it again for
         # every render was a twentieth of a boot storm.
@@ -206,13 +208,18 @@ class PhoneService:
         return _Visit(claims, caller.profile, caller.match, caller.agent, caller.mac, now, expired)
 
     def _caller(self, req: PhoneRequest, now: datetime) -> _Caller | PhoneAnswer:
-        try:
-            claims = tokens.verify(self.deps.keyring, req.token, now)
-        except tokens.TokenError as exc:
-            if exc.claims is None:
-                log.info("refused %s from %s: %s token", req.filename[:64], req.address, exc.reason)
-                return refused(exc.reason)
-            claims = exc.claims  # genuine but expired: refused later, and recorded
+        claims = self.tokens.get(req.token)  # (a phone asks for several files with one token)
+        if claims is None or self.deps.keyring.signing_key(claims.key_id) is None:
+            try:
+                claims = tokens.verify(self.deps.keyring, req.token, now)
+            except tokens.TokenError as exc:
+                if exc.claims is None:
+                    log.info(
+                        "refused %s from %s: %s token", req.filename[:64], req.address, exc.reason
+                    )
+                    return refused(exc.reason)
+                claims = exc.claims  # genuine but expired: refused later, and recorded
+            self.tokens.put(req.token, claims)
         profile = self.profiles[claims.vendor]
         match = profile.match_file(req.filename)
         agent = self.agents.get(req.user_agent)
