@@ -75,3 +75,12 @@ def test_without_the_batching_handler_lines_go_through_logging(
     with caplog.at_level(logging.INFO, logger="test.access.plain"):
         access.log(_request("/p/T0KEN/x.cfg"), SimpleNamespace(status=404, body_length=0), 0.001)  # type: ignore[arg-type]
     assert caplog.messages == ['192.0.2.7 "GET /p/<token>/x.cfg" 404 0 1.0ms']
+
+
+def test_the_loggers_level_still_silences_it() -> None:
+    logger = logging.getLogger("test.access.silenced")
+    access = RedactingAccessLogger(logger, "")
+    logger.setLevel(logging.WARNING)
+    assert not access.enabled
+    logger.setLevel(logging.INFO)
+    assert access.enabled

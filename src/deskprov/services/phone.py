@@ -6,8 +6,9 @@ request. Every refusal is an empty 404 to the phone; when the URL is genuine it 
 event and the device's ``last_result``, so an installer can see why a phone did not provision.
 
 Rendered files are cached by URL, file, model and the organisation's data version: a change
-through the API bumps the version, so the very next fetch renders anew (in every process, as
-the version is read from the database each time).
+through the API bumps the version, so the very next fetch renders anew (in every process: the
+version comes with the URL's state, read again after any commit). A file whose template reads
+no phone data is cached once for every URL that asks for it.
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ class RedactingAccessLogger(AbstractAccessLogger):
         super().__init__(logger, log_format)
         self.lines = next((h for h in logger.handlers if isinstance(h, AccessLines)), None)
 
+    @property
+    def enabled(self) -> bool:  # (the logger's level still silences it)
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         message = (
             f'{request.remote} "{request.method} {redact(request.path)}" '
@@ -53,9 +57,9 @@ class AccessLines(logging.Handler):
     flush per record) - a tenth to a quarter of a cached phone fetch. Buffered lines are written
     when the logging system shuts down (``logging.shutdown`` closes every handler)."""
 
-    def __init__(self, name: str, interval: float = 0.5, capacity: int = 50_000) -> None:
+    def __init__(self, logger_name: str, interval: float = 0.5, capacity: int = 50_000) -> None:
         super().__init__()
-        self.name = name
+        self.logger_name = logger_name
         self.capacity = capacity  # lines beyond it, within one interval, are dropped (counted)
         self.dropped = 0
         self._lines: list[str] = []
@@ -80,7 +84,9 @@ class AccessLines(logging.Handler):
             self.dropped += 1
             return
         millis = int((now - second) * 1000)
-        self._lines.append(f"{self._stamp},{millis:03d} INFO [{self._pid}] {self.name} {message}\n")
+        self._lines.append(
+            f"{self._stamp},{millis:03d} INFO [{self._pid}] {self.logger_name} {message}\n"
+        )
 
     def emit(self, record: logging.LogRecord) -> None:
         self.add(record.getMessage())
