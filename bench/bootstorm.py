@@ -12,7 +12,9 @@ provisioning URLs; vendors mixed), starts the real server (`deskprov serve`), an
 - polling: the same with If-None-Match, answered 304.
 
 The baseline is a bare aiohttp app returning a constant body of the same mean size, measured with
-the same requests in the same run. Load comes from wrk (Debian package) with bench/storm.lua when
+the same requests in the same run: each steady phase runs --rounds times, ours then the
+baseline's straight after, and the round with the median ratio is reported (with every round's
+ratio), because this kind of VM drifts in speed by a third within minutes. Load comes from wrk (Debian package) with bench/storm.lua when
 it is installed, else from an aiohttp client. Prints one JSON line: req/s, p50/p99, storm seconds,
 peak RSS, and each figure's ratio to the baseline.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -31,8 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -193,6 +198,28 @@ def peak_rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+@contextlib.contextmanager
+def running(
+    cmd: list[str], env: dict[str, str], log: Path | None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process for the length of the block (its output in ``log``)."""
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            print(f"{cmd[-1]} did not stop in 30 s; its log: {log}", file=sys.stderr)
+            raise
+        finally:
+            if log:
+                out.close()  # type: ignore[union-attr]
+
+
 # --- load generation ------------------------------------------------------------------------
 
 
@@ -326,6 +353,22 @@ async def run_aiohttp(
     )
 
 
+def median_round(rounds: list[tuple[Result, Result]]) -> dict[str, Any]:
+    """The round whose ratio is the median, with every round's ratio beside it."""
+    ratios = [ours.rps / theirs.rps for ours, theirs in rounds]
+    middle = sorted(range(len(rounds)), key=ratios.__getitem__)[len(rounds) // 2]
+    ours, theirs = rounds[middle]
+    return {
+        "rps": ours.rps,
+        "p50_ms": ours.p50_ms,
+        "p99_ms": ours.p99_ms,
+        "baseline_rps": theirs.rps,
+        "ratio": round(ratios[middle], 3),
+        "ratios": [round(r, 3) for r in ratios],
+        "bad": sum(o.bad for o, _ in rounds),
+    }
+
+
 def load(kind: str, base: str, lines: Path, **kw: object) -> Result:
     if kind == "wrk":
         return run_wrk(base, lines, **kw)  # type: ignore[arg-type]
@@ -362,6 +405,9 @@ def main() -> int:
     )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--duration", type=int, default=10, help="seconds per steady phase")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="steady phases per kind, each paired with baseline's"
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--loadgen", choices=("auto", "wrk", "aiohttp"), default="auto")
@@ -395,67 +441,46 @@ def main() -> int:
     serve = [sys.executable, "-m", "deskprov", "serve"]
     if args.workers > 1:
         serve += ["--workers", str(args.workers)]
-    server_log = open(work / "server.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(serve, env=env, stdout=server_log, stderr=subprocess.STDOUT)
-    figures: dict[str, dict[str, float]] = {}
-    try:
+    other = f"http://127.0.0.1:{base_port}"
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(running(serve, env, work / "server.log"))
         wait_for(port, "/healthz")
         storm = load(kind, base, storm_file, storm=True, close=False, **storm_kw)
         rows, size = asyncio.run(collect(base, phones))
         fetch_file = write_lines(work / "fetch.txt", [(p, a, "") for p, a, _ in rows])
         poll_file = write_lines(work / "poll.txt", rows)
-        steady = load(kind, base, fetch_file, storm=False, close=False, **common)
-        close = load(kind, base, fetch_file, storm=False, close=True, **common)
-        polling = load(kind, base, poll_file, storm=False, close=False, **common)
-        rss = peak_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            print(
-                f"the server did not stop in 30 s; its log: {work / 'server.log'}", file=sys.stderr
-            )
-            raise
-
-    baseline = subprocess.Popen(
-        [sys.executable, str(HERE / "baseline.py"), str(base_port), str(size)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    other = f"http://127.0.0.1:{base_port}"
-    try:
+        # The baseline answers with a body of our files' mean size, so it starts now.
+        baseline_cmd = [sys.executable, str(HERE / "baseline.py"), str(base_port), str(size)]
+        baseline = stack.enter_context(running(baseline_cmd, dict(os.environ), None))
         wait_for(base_port, "/")
         b_storm = load(kind, other, storm_file, storm=True, close=False, **storm_kw)
-        b_steady = load(kind, other, fetch_file, storm=False, close=False, **common)
-        b_close = load(kind, other, fetch_file, storm=False, close=True, **common)
-        b_rss = peak_rss_mb(baseline.pid)
-    finally:
-        baseline.terminate()
-        baseline.wait(timeout=30)
 
-    def pair(ours: Result, theirs: Result) -> dict[str, float]:
-        return {
-            "rps": ours.rps,
-            "p50_ms": ours.p50_ms,
-            "p99_ms": ours.p99_ms,
-            "baseline_rps": theirs.rps,
-            "ratio": round(ours.rps / theirs.rps, 3),
-            "bad": ours.bad,
-        }
+        def rounds(ours: Path, theirs: Path, close: bool) -> list[tuple[Result, Result]]:
+            """Each round: our server, then the baseline at once, so that both see the machine
+            in the same state (this VM's speed drifts by a third within minutes)."""
+            return [
+                (
+                    load(kind, base, ours, storm=False, close=close, **common),
+                    load(kind, other, theirs, storm=False, close=close, **common),
+                )
+                for _ in range(args.rounds)
+            ]
+
+        steady = rounds(fetch_file, fetch_file, close=False)
+        close = rounds(fetch_file, fetch_file, close=True)
+        polling = rounds(poll_file, fetch_file, close=False)  # against the baseline's 200s
+        rss, b_rss = peak_rss_mb(server.pid), peak_rss_mb(baseline.pid)
 
     figures = {
-        "steady": pair(steady, b_steady),
-        "new_connection": pair(close, b_close),
-        "polling_304": pair(polling, b_steady),
+        "steady": median_round(steady),
+        "new_connection": median_round(close),
+        "polling_304": median_round(polling),
         "storm": {
             "seconds": storm.seconds,
             "requests": storm.requests,
             "baseline_seconds": b_storm.seconds,
             "ratio": round(storm.seconds / b_storm.seconds, 3),
             "rps": storm.rps,
-            "p99_ms": storm.p99_ms,
         },
     }
     print(

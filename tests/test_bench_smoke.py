@@ -19,6 +19,8 @@ def test_benchmark_runs_and_reports_ratios() -> None:
             "6",
             "--duration",
             "1",
+            "--rounds",
+            "2",
             "--connections",
             "4",
             "--loadgen",
@@ -33,6 +35,9 @@ def test_benchmark_runs_and_reports_ratios() -> None:
     assert report["phones"] == 6 and report["loadgen"] == "aiohttp"
     for phase in ("steady", "new_connection", "polling_304"):
         assert report[phase]["rps"] > 0 and report[phase]["ratio"] > 0
+        assert (
+            len(report[phase]["ratios"]) == 2 and report[phase]["ratio"] in report[phase]["ratios"]
+        )
         assert report[phase]["bad"] == 0, phase
     assert report["storm"]["requests"] == 12  # 6 phones, vendors mixed: 2 + 3 + 1 files each
     assert report["storm"]["seconds"] > 0 and report["peak_rss_mb"] > 0
