@@ -119,9 +119,9 @@ class DeviceLog:
 
     async def _write(self, notes: list[DeviceNote]) -> None:
         """Upserts, ``WRITE_CHUNK`` notes each: insert new phones, update the others. (One
-        statement for 10,000 changed phones held the event loop for a quarter of a second
-        while SQLAlchemy prepared its parameters.) Rewriting a chunk is harmless, so a flush
-        that fails half way is simply retried whole."""
+        statement for 10,000 changed phones stalled the event loop for 190-270 ms; 500 at a
+        time, 15-100 ms.) Rewriting a chunk is harmless, so a flush that fails half way is
+        simply retried whole."""
         for start in range(0, len(notes), WRITE_CHUNK):
             await self._upsert([_row(n) for n in notes[start : start + WRITE_CHUNK]])
 

@@ -82,8 +82,8 @@ class Renderer:
 
     def reads(self, profile: Profile, template: str, model: Model) -> frozenset[str]:
         """The names a template reads (of ``config``, ``codes``, ``model``,
-        ``provisioning_url``): a file that reads no ``config`` is the same for every phone of
-        the model, whatever the database says, and needs no database read to render."""
+        ``provisioning_url``): a file that reads no ``config`` owes nothing to the database
+        (only, if it reads ``provisioning_url``, to its URL) and needs no database read."""
         name = template.format(dialect=model.dialect)
         key = (profile.vendor, name)
         found = self._reads.get(key)
