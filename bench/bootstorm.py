@@ -14,9 +14,9 @@ provisioning URLs; vendors mixed), starts the real server (`deskprov serve`), an
 The baseline is a bare aiohttp app returning a constant body of the same mean size, measured with
 the same requests in the same run: each steady phase runs --rounds times, ours then the
 baseline's straight after, and the round with the median ratio is reported (with every round's
-ratio), because this kind of VM drifts in speed by a third within minutes. Load comes from wrk (Debian package) with bench/storm.lua when
-it is installed, else from an aiohttp client. Prints one JSON line: req/s, p50/p99, storm seconds,
-peak RSS, and each figure's ratio to the baseline.
+ratio), because this kind of VM drifts in speed by a third within minutes. Load comes from wrk
+(Debian package) with bench/storm.lua when it is installed, else from an aiohttp client. Prints
+one JSON line: req/s, p50/p99, storm seconds, peak RSS, and each figure's ratio to the baseline.
 """
 
 from __future__ import annotations
