@@ -209,11 +209,11 @@ class LiveKeys:
         return self._refresh(self.CHECK_EVERY).current_encryption
 
     def signing_key(self, kid: str) -> Key | None:
-        key = self._refresh(self.CHECK_EVERY).signing_key(kid)
-        return key if key is not None else self._refresh(self.MISS_CHECK_EVERY).signing_key(kid)
+        return self._find(Keyring.signing_key, kid)
 
     def encryption_key(self, kid: str) -> Key | None:
-        key = self._refresh(self.CHECK_EVERY).encryption_key(kid)
-        if key is not None:
-            return key
-        return self._refresh(self.MISS_CHECK_EVERY).encryption_key(kid)
+        return self._find(Keyring.encryption_key, kid)
+
+    def _find(self, find: Callable[[Keyring, str], Key | None], kid: str) -> Key | None:
+        key = find(self._refresh(self.CHECK_EVERY), kid)
+        return key if key is not None else find(self._refresh(self.MISS_CHECK_EVERY), kid)

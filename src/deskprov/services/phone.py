@@ -339,13 +339,15 @@ class PhoneService:
             config = lay_out(profile.vendor, model, await self._phone_data(url), url.mac)
         else:  # (the file may be shared between URLs: nothing of this one goes in)
             config = lay_out(profile.vendor, model, PhoneData((), (), url.data_version), None)
-        address = ""
-        if "provisioning_url" in reads:
-            address = self.addresses.get(url.id) or ""
-            if not address:
-                address = url_of(self.deps, url)
-                self.addresses.put(url.id, address)
+        address = self._address(url) if "provisioning_url" in reads else ""
         return self.renderer.render(profile, template, model, config, address, mask_passwords=mask)
+
+    def _address(self, url: UrlState) -> str:
+        address = self.addresses.get(url.id)
+        if address is None:
+            address = url_of(self.deps, url)
+            self.addresses.put(url.id, address)
+        return address
 
     async def _phone_data(self, url: UrlState) -> PhoneData:
         async with self.hot.reader() as reader:

@@ -103,15 +103,13 @@ class AccessLines(logging.Handler):
         if not lines:
             return
         text = "".join(lines)
-        for stream, handler in _streams():
-            handler.acquire()
-            try:
-                stream.write(text)
-                stream.flush()
-            except Exception:  # a closed or full stream must not end the writer
-                pass
-            finally:
-                handler.release()
+        for stream, lock in _streams():
+            with lock:  # (the handler's own lock: no line of ours inside one of its records)
+                try:
+                    stream.write(text)
+                    stream.flush()
+                except Exception:  # a closed or full stream must not end the writer
+                    pass
 
     def close(self) -> None:
         self._stop.set()
@@ -119,14 +117,18 @@ class AccessLines(logging.Handler):
         super().close()
 
 
-def _streams() -> list[tuple[Any, logging.Handler]]:
-    """The streams the root logger's handlers write to (standard error when it has none)."""
-    found: list[tuple[Any, logging.Handler]] = [
-        (h.stream, h)
+def _streams() -> list[tuple[Any, Any]]:
+    """The streams the root logger's handlers write to, each with its handler's lock (standard
+    error when there is none)."""
+    found = [
+        (h.stream, h.lock)
         for h in logging.getLogger().handlers
-        if isinstance(h, logging.StreamHandler) and h.stream is not None
+        if isinstance(h, logging.StreamHandler) and h.stream is not None and h.lock is not None
     ]
-    return found or [(sys.stderr, logging.Handler())]
+    return found or [(sys.stderr, _STDERR_LOCK)]
+
+
+_STDERR_LOCK = threading.Lock()
 
 
 def batch_access_log(logger: logging.Logger) -> None:
