@@ -136,3 +136,24 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
     await client.get("/healthz")
     metrics = await (await client.get("/metrics")).text()
     assert 'deskprov_requests_total{endpoint="healthz",status="200"} 2' in metrics
+
+
+async def test_each_part_has_its_own_middleware(api: Api, client: TestClient) -> None:
+    # Phones and probes: the root application, with no middleware on the hot path.
+    assert not client.app.middlewares
+    # The management API answers unknown paths and methods in its error shape...
+    err = await api.call("GET", "/no-such-collection", status=404)
+    assert err["error"]["code"] == "not_found"
+    err = await api.call("PATCH", "/users", status=405)
+    assert err["error"]["code"] == "method_not_allowed"
+    # ... and counts its requests (the sub-application's middleware, the root's counters).
+    await api.get("/users")
+    # The admin pages' sub-application serves its bare mount point too.
+    page = await client.get("/admin", allow_redirects=False)
+    assert page.status == 200 and "sign in" in (await page.text()).lower()
+    assert page.headers["Cache-Control"] == "no-store"
+    # Elsewhere: a bare 404, not the API's JSON.
+    other = await client.get("/no-such-page")
+    assert other.status == 404 and other.content_type == "text/plain"
+    metrics = await (await client.get("/metrics")).text()
+    assert 'deskprov_requests_total{endpoint="users.list",status="200"} 1' in metrics

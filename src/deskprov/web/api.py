@@ -266,7 +266,7 @@ def _handler(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.Stream
         scope = Scope(actor=actor, account_id=params.get("pa"))
         body = await read_body(request, endpoint.body) if endpoint.body else None
         query = read_query(request, endpoint.query or _NoQuery)
-        result = await endpoint.call(request.app[SERVICES], scope, params, body, query)
+        result = await endpoint.call(request.config_dict[SERVICES], scope, params, body, query)
         if endpoint.status == 204:
             return web.Response(status=204)
         response = web.json_response(result.model_dump(mode="json"), status=endpoint.status)
@@ -294,7 +294,7 @@ async def auth_middleware(
     """Bearer API keys for the management API; failures per address are limited."""
     if not request.path.startswith(PREFIX + "/") or request.path == PREFIX + "/openapi.json":
         return await handler(request)
-    limiter = request.app[API_KEY_FAILURES]
+    limiter = request.config_dict[API_KEY_FAILURES]
     address = client_address(request)
     wait = limiter.retry_after(address)
     if wait is not None:
@@ -303,15 +303,16 @@ async def auth_middleware(
     try:
         if scheme.lower() != "bearer" or not key.strip():
             raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-        request[ACTOR] = await authenticate(request.app[SERVICES].deps, key.strip())
+        request[ACTOR] = await authenticate(request.config_dict[SERVICES].deps, key.strip())
     except Unauthorized:
         limiter.fail(address)
         raise
     return await handler(request)
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(api_app: web.Application) -> None:
+    """On the management API's own application, mounted at ``PREFIX``."""
     for endpoint in ENDPOINTS:
-        app.router.add_route(
-            endpoint.method, PREFIX + endpoint.path, _handler(endpoint), name=endpoint.name
+        api_app.router.add_route(
+            endpoint.method, endpoint.path, _handler(endpoint), name=endpoint.name
         )

@@ -75,7 +75,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Contract errors as JSON; unexpected ones logged with a traceback and answered bare.
-    (The phone endpoint runs without this: see ``web.phone``.)"""
+    (The phone endpoint and the probes run without it: see ``web.guard``.)"""
     try:
         return await handler(request)
     except errors.AppError as exc:

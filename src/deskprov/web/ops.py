@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from deskprov.appkeys import METRICS, SERVICES
+from deskprov.web.guard import guarded
 from deskprov.web.openapi import build_document
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 async def healthz(request: web.Request) -> web.Response:
     try:
-        async with request.app[SERVICES].deps.db.read() as s:
+        async with request.config_dict[SERVICES].deps.db.read() as s:
             await s.execute(text("SELECT 1"))
     except Exception:
         log.exception("health check: the database does not answer")
@@ -26,7 +27,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(
-        text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+        text=request.config_dict[METRICS].render(), content_type="text/plain", charset="utf-8"
     )
 
 
@@ -40,11 +41,15 @@ async def metrics_middleware(
 ) -> web.StreamResponse:
     response = await handler(request)
     route = request.match_info.route.name or "unmatched"
-    request.app[METRICS].requests[(route, response.status)] += 1
+    request.config_dict[METRICS].requests[(route, response.status)] += 1
     return response
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz, name="healthz")
-    app.router.add_get("/metrics", metrics, name="metrics")
-    app.router.add_get("/api/v1/openapi.json", openapi, name="openapi")
+    """The probes, on the root application (no middleware there: see ``guarded``)."""
+    for name, handle in (("healthz", healthz), ("metrics", metrics)):
+        app.router.add_get("/" + name, guarded(app, name, handle, failure=500), name=name)
+
+
+def add_api_routes(api_app: web.Application) -> None:
+    api_app.router.add_get("/openapi.json", openapi, name="openapi")

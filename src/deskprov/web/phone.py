@@ -3,17 +3,14 @@ address that keeps sending bad tokens is told to wait (429)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from deskprov.appkeys import BAD_TOKENS, METRICS, SERVICES
 from deskprov.errors import PayloadTooLarge, RequestTimeout
 from deskprov.services.phone import MAX_UPLOAD_BYTES, PhoneAnswer, PhoneRequest
+from deskprov.web.guard import guarded
 from deskprov.web.request import read_capped
 
-log = logging.getLogger(__name__)
 PREFIX = "/p/"
 
 
@@ -50,24 +47,6 @@ def _respond(request: web.Request, answer: PhoneAnswer) -> web.Response:
     return web.Response(body=answer.body, headers=headers)
 
 
-def _guarded(
-    name: str, handle: Callable[[web.Request], Awaitable[web.Response]]
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """What the management middlewares do for other routes (the phone routes run without
-    them): count the request, and answer any failure, our own bugs included, with a 404."""
-
-    async def guarded(request: web.Request) -> web.Response:
-        try:
-            response = await handle(request)
-        except Exception:
-            log.exception("unexpected error on %s %s", request.method, name)
-            response = web.Response(status=404)
-        request.app[METRICS].requests[(name, response.status)] += 1
-        return response
-
-    return guarded
-
-
 async def fetch(request: web.Request) -> web.Response:
     answer = await request.app[SERVICES].phone.fetch(_request(request))
     return _respond(request, answer)
@@ -85,5 +64,7 @@ async def upload(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(PREFIX + "{token}/{filename}", _guarded("phone.fetch", fetch))
-    app.router.add_put(PREFIX + "{token}/{filename}", _guarded("phone.upload", upload))
+    """On the root application: no middleware runs for phones (see ``guarded``)."""
+    path = PREFIX + "{token}/{filename}"
+    app.router.add_get(path, guarded(app, "phone.fetch", fetch, failure=404))
+    app.router.add_put(path, guarded(app, "phone.upload", upload, failure=404))

@@ -57,7 +57,7 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    raw = await read_capped(request, request.app[SETTINGS].max_body_bytes)
+    raw = await read_capped(request, request.config_dict[SETTINGS].max_body_bytes)
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):

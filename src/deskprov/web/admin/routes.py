@@ -105,7 +105,7 @@ def page(request: web.Request, name: str, status: int = 200, **context: Any) -> 
         base=BASE,
         actor=actor,
         is_admin=actor is not None and actor.role >= Role.admin,
-        csrf=sessions.csrf_token(request.app[KEYRING], session) if session else "",
+        csrf=sessions.csrf_token(request.config_dict[KEYRING], session) if session else "",
         **context,
     )
     return web.Response(text=text, status=status, content_type="text/html", headers=NO_STORE)
@@ -128,7 +128,7 @@ def redirect(location: str) -> web.Response:
 
 
 def services(request: web.Request) -> Services:
-    return request.app[SERVICES]
+    return request.config_dict[SERVICES]
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -137,9 +137,7 @@ async def admin_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Pages need a session (else to the sign-in form); POSTs need the session's CSRF token."""
-    if not request.path.startswith(BASE + "/") and request.path != BASE:
-        return await handler(request)
-    keys = request.app[KEYRING]
+    keys = request.config_dict[KEYRING]
     session = sessions.read(keys, request.cookies.get(sessions.COOKIE))
     if session is not None:
         try:
@@ -176,11 +174,11 @@ async def sign_in_form(request: web.Request) -> web.StreamResponse:
 async def sign_in(request: web.Request) -> web.StreamResponse:
     # No session yet, so no CSRF token: a sign-in posted from another site is refused by origin.
     origin = request.headers.get("Origin")
-    public = URL(request.app[SETTINGS].public_url)
+    public = URL(request.config_dict[SETTINGS].public_url)
     ours = {f"{request.scheme}://{request.host}", f"{public.scheme}://{public.raw_authority}"}
     if origin is not None and origin not in ours:
         return web.Response(status=403, text="Sign in from this server's own page.")
-    limiter = request.app[API_KEY_FAILURES]
+    limiter = request.config_dict[API_KEY_FAILURES]
     address = client_address(request)
     form = await request.post()
     key = str(form.get("api_key", "")).strip()
@@ -197,12 +195,12 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     response = redirect(BASE + "/accounts")
     response.set_cookie(
         sessions.COOKIE,
-        sessions.issue(request.app[KEYRING], actor.key_id, actor.org_id),
+        sessions.issue(request.config_dict[KEYRING], actor.key_id, actor.org_id),
         max_age=sessions.LIFETIME,
         path=BASE,
         httponly=True,
         samesite="Strict",
-        secure=request.app[SETTINGS].public_url.startswith("https:"),
+        secure=request.config_dict[SETTINGS].public_url.startswith("https:"),
     )
     return response
 
@@ -360,7 +358,7 @@ async def _tab_page(
         tab=tab,
         tabs=TABS,
         can_write=request[ACTOR].role >= tab.write_role,
-        suffix=provider.domain_for("", request.app[SETTINGS].whippy_sip_suffix),
+        suffix=provider.domain_for("", request.config_dict[SETTINGS].whippy_sip_suffix),
         new_url=request.query.get("new", ""),
         data=data,
         **_error_context(request, error),
@@ -448,18 +446,19 @@ LOADERS: dict[str, Callable[[Services, Scope, web.Request], Awaitable[dict[str, 
 }
 
 
-def add_routes(app: web.Application) -> None:
-    r = app.router
-    r.add_get(BASE, sign_in_form)
-    r.add_get(BASE + "/", sign_in_form)
-    r.add_post(BASE + "/sign-in", sign_in)
-    r.add_post(BASE + "/sign-out", sign_out)
-    r.add_get(BASE + "/accounts", accounts)
-    r.add_post(BASE + "/accounts", account_action)
-    r.add_get(BASE + "/accounts/{pa}/edit", account_edit)
-    r.add_post(BASE + "/accounts/{pa}/edit", account_action)
-    r.add_post(BASE + "/accounts/{pa}/sip-users/{id}/reveal", reveal_password)
-    r.add_get(BASE + "/accounts/{pa}/provisioning/{id}/sheet", install_sheet)
-    r.add_get(BASE + "/accounts/{pa}/{tab}", tab_page)
-    r.add_post(BASE + "/accounts/{pa}/{tab}", tab_action)
-    r.add_static(BASE + "/static/", HERE / "static")
+def add_routes(admin_app: web.Application) -> None:
+    """On the admin pages' own application, mounted at ``BASE``."""
+    r = admin_app.router
+    r.add_get("", sign_in_form)
+    r.add_get("/", sign_in_form)
+    r.add_post("/sign-in", sign_in)
+    r.add_post("/sign-out", sign_out)
+    r.add_get("/accounts", accounts)
+    r.add_post("/accounts", account_action)
+    r.add_get("/accounts/{pa}/edit", account_edit)
+    r.add_post("/accounts/{pa}/edit", account_action)
+    r.add_post("/accounts/{pa}/sip-users/{id}/reveal", reveal_password)
+    r.add_get("/accounts/{pa}/provisioning/{id}/sheet", install_sheet)
+    r.add_get("/accounts/{pa}/{tab}", tab_page)
+    r.add_post("/accounts/{pa}/{tab}", tab_action)
+    r.add_static("/static/", HERE / "static")
