@@ -36,10 +36,10 @@ class SchemaOutdated(RuntimeError):
 def create_app(
     settings: Settings, *, clock: Clock = utc_now, keyring: Keys | None = None
 ) -> web.Application:
-    """The phone endpoint and the two probes sit on the root application, which has no
-    middleware: on the hot path every layer costs (two were a tenth of a cached fetch), so
-    they count their requests and answer their own failures. The management API and the
-    admin pages are sub-applications, each with its middlewares."""
+    """The phone endpoint, the probes and the OpenAPI document sit on the root application,
+    which has no middleware: on the hot path every layer costs (two were a tenth of a cached
+    fetch), so they count their requests and answer their own failures. The management API
+    and the admin pages are sub-applications, each with its middlewares."""
     quiet_malformed_requests()
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -54,7 +54,6 @@ def create_app(
         middlewares=[ops.metrics_middleware, error_middleware, api.auth_middleware]
     )
     api.add_routes(api_app)
-    ops.add_api_routes(api_app)
     app.add_subapp(api.PREFIX, api_app)
     admin_app = web.Application(
         middlewares=[ops.metrics_middleware, error_middleware, admin.admin_middleware]

@@ -292,8 +292,6 @@ async def auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Bearer API keys for the management API; failures per address are limited."""
-    if not request.path.startswith(PREFIX + "/") or request.path == PREFIX + "/openapi.json":
-        return await handler(request)
     limiter = request.config_dict[API_KEY_FAILURES]
     address = client_address(request)
     wait = limiter.retry_after(address)

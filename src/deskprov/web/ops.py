@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from deskprov.appkeys import METRICS, SERVICES
+from deskprov.web.api import PREFIX
 from deskprov.web.guard import guarded
 from deskprov.web.openapi import build_document
 
@@ -46,10 +47,12 @@ async def metrics_middleware(
 
 
 def add_routes(app: web.Application) -> None:
-    """The probes, on the root application (no middleware there: see ``guarded``)."""
-    for name, handle in (("healthz", healthz), ("metrics", metrics)):
-        app.router.add_get("/" + name, guarded(app, name, handle, failure=500), name=name)
-
-
-def add_api_routes(api_app: web.Application) -> None:
-    api_app.router.add_get("/openapi.json", openapi, name="openapi")
+    """On the root application, which has no middleware (see ``guarded``). The OpenAPI document
+    is public, so it is routed here too, not in the API's application behind its key check:
+    aiohttp tries the longest path first, so this route wins over the API's mount point."""
+    for name, path, handle in (
+        ("healthz", "/healthz", healthz),
+        ("metrics", "/metrics", metrics),
+        ("openapi", PREFIX + "/openapi.json", openapi),
+    ):
+        app.router.add_get(path, guarded(app, name, handle, failure=500), name=name)
