@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,10 +32,15 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-async def fake_twilio(aiohttp_server: Any) -> tuple[FakeTwilio, TestServer]:
+async def fake_twilio(aiohttp_server: Any) -> AsyncIterator[tuple[FakeTwilio, TestServer]]:
+    """The strict local Twilio; a request it finds against Twilio's API description fails
+    the test."""
     fake = FakeTwilio()
     server = await aiohttp_server(fake.app())
-    return fake, server
+    yield fake, server
+    for held in fake.holds:
+        held.release()
+    assert fake.violations == [], "requests Twilio's API does not allow"
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The command line: serve, db upgrade, org create, demo, keys list|rotate|retire."""
+"""The command line: serve, db upgrade, org create, demo, keys list|rotate|retire, sync."""
 
 from __future__ import annotations
 
@@ -46,6 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     retire = key_commands.add_parser("retire", help="remove an old key")
     retire.add_argument("kid", help="the key id, as `keys list` prints it")
     key_commands.add_parser("list", help="print the key ids, newest first")
+
+    sync = commands.add_parser(
+        "sync", help="compare a provider account's SIP objects with the provider's"
+    )
+    sync.add_argument("account_id", help="the provider account (pa_...)")
+    action = sync.add_mutually_exclusive_group()
+    action.add_argument("--repair", action="store_true", help="make the provider match deskprov")
+    action.add_argument(
+        "--import",
+        dest="import_",
+        action="store_true",
+        help="take in what exists only at the provider",
+    )
     return parser
 
 
@@ -71,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(settings))
     if args.command == "keys":
         return asyncio.run(_keys(settings, args.keys_command, getattr(args, "kid", None)))
+    if args.command == "sync":
+        return asyncio.run(_sync(settings, args.account_id, args.repair, args.import_))
     return 2
 
 
@@ -238,3 +253,55 @@ async def _keys(settings: Settings, command: str, kid: str | None) -> int:
     keyfile.write(settings.key_file, retired)
     print(f"retired {kid}: URLs signed with it no longer work.")
     return 0
+
+
+class _Bar:
+    """A progress bar on standard error (tqdm), shown only when a run lasts over a second."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, unit="call", delay=1.0, file=sys.stderr, leave=False)
+
+    def grow(self, steps: int) -> None:
+        self._bar.total += steps
+        self._bar.refresh()
+
+    def advance(self, steps: int = 1) -> None:
+        self._bar.update(steps)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+async def _sync(settings: Settings, account_id: str, repair: bool, import_: bool) -> int:
+    from dataclasses import replace
+
+    from deskprov.errors import AppError
+    from deskprov.providers.twilio import http_session
+    from deskprov.schemas.account import ProviderSyncAction
+    from deskprov.services.base import Scope
+    from deskprov.services.offline import offline_deps
+    from deskprov.services.provider_sync import ProviderSync, cli_actor
+
+    bar = _Bar()
+    try:
+        async with http_session() as http, offline_deps(settings) as deps:
+            deps = replace(deps, http=http)
+            sync = ProviderSync(deps)
+            scope = Scope(await cli_actor(deps, account_id), account_id)
+            if repair or import_:
+                body = ProviderSyncAction.model_validate({"repair": repair, "import": import_})
+                report = await sync.act(scope, body, bar)
+            else:
+                report = await sync.report(scope, bar)
+    except AppError as exc:
+        bar.close()
+        print(f"deskprov: {exc.message}", file=sys.stderr)
+        for field, problem in exc.fields.items():
+            print(f"  {field}: {problem}", file=sys.stderr)
+        return 1
+    bar.close()
+    print(json.dumps(report.model_dump(mode="json"), indent=2))
+    drift = report.missing_at_provider or report.unknown_at_provider or report.different
+    return 3 if drift else 0

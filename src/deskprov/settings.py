@@ -47,6 +47,7 @@ class Settings:
     key_file: Path = Path("./deskprov.keys")
     whippy_sip_suffix: str = "whippy.example"
     twilio_api_url: str = "https://api.twilio.com"
+    twilio_timeout: float = 10.0  # seconds for one call to Twilio, in all
     max_body_bytes: int = field(default=1024 * 1024)
     access_log: bool = True
 

@@ -89,23 +89,37 @@ class ProviderAccount(OrgOwned, Base):
     name: Mapped[str] = mapped_column(String(100))
     provider: Mapped[str] = mapped_column(String(16))
     credentials_sealed: Mapped[str | None] = mapped_column(Text)
+    # twilio: the edge location phones register through (None: Twilio's global address).
+    edge: Mapped[str | None] = mapped_column(String(32))
 
 
 class AccountOwned(OrgOwned):
     account_id: Mapped[str] = mapped_column(ID, ForeignKey("provider_accounts.id"), index=True)
 
 
-class SipDomain(AccountOwned, Base):
+class AtProvider:
+    """A row that also exists at a provider that hosts SIP objects (twilio): its SID there.
+    None for providers whose SIP objects live only in deskprov, and for a row the provider
+    does not have yet (``provider-sync`` reports and repairs those)."""
+
+    provider_sid: Mapped[str | None] = mapped_column(String(34))
+
+
+class SipDomain(AtProvider, AccountOwned, Base):
     __tablename__ = "sip_domains"
     # A final domain (<prefix>.sip.twilio.com) is one name in the provider's namespace.
-    __table_args__ = (UniqueConstraint("provider", "prefix"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "prefix"),
+        UniqueConstraint("account_id", "provider_sid"),
+    )
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(63))
     provider: Mapped[str] = mapped_column(String(16))
 
 
-class CredentialList(AccountOwned, Base):
+class CredentialList(AtProvider, AccountOwned, Base):
     __tablename__ = "credential_lists"
+    __table_args__ = (UniqueConstraint("account_id", "provider_sid"),)
     name: Mapped[str] = mapped_column(String(100))
 
 
@@ -118,11 +132,15 @@ class CredentialAttachment(AccountOwned, Base):
     )
 
 
-class SipUser(AccountOwned, Base):
+class SipUser(AtProvider, AccountOwned, Base):
     __tablename__ = "sip_users"
-    __table_args__ = (UniqueConstraint("account_id", "username"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "username"),
+        UniqueConstraint("account_id", "provider_sid"),
+    )
     username: Mapped[str] = mapped_column(String(32))
-    password_sealed: Mapped[str] = mapped_column(Text)
+    # None only for a credential imported from the provider, which never reveals passwords.
+    password_sealed: Mapped[str | None] = mapped_column(Text)
     credential_list_id: Mapped[str] = mapped_column(
         ID, ForeignKey("credential_lists.id"), index=True
     )
@@ -202,6 +220,17 @@ class DeviceUpload(OrgOwned, Base):
     filename: Mapped[str] = mapped_column(String(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class PendingChange(AccountOwned, Base):
+    """A change deskprov has started at a provider and not yet committed here: written before
+    the provider is called, deleted in the transaction that commits the change. One left behind
+    (a crash, or an undo that failed) is what ``provider-sync`` reports as interrupted."""
+
+    __tablename__ = "provider_pending_changes"
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEvent(OrgOwned, Base):

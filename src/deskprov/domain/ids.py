@@ -24,6 +24,7 @@ PREFIXES = {
     "device": "dv",
     "device_upload": "du",
     "audit_event": "ev",
+    "pending_change": "pc",
 }
 
 

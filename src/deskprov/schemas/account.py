@@ -37,11 +37,17 @@ class SipDomainUpdate(Body):
     name: Name | None = None
 
 
+ProviderSid = Annotated[
+    str | None, Field(description="the object's SID at the provider (twilio); null for others")
+]
+
+
 class SipDomainView(View):
     id: str
     name: str
     prefix: str
     domain: str
+    provider_sid: ProviderSid
     created_at: Timestamp
 
 
@@ -57,6 +63,7 @@ class CredentialListView(View):
     id: str
     name: str
     sip_user_count: int
+    provider_sid: ProviderSid
     created_at: Timestamp
 
 
@@ -100,6 +107,10 @@ class SipUserView(View):
     user_id: str | None
     domains: list[str]
     sip_uri: str | None
+    provider_sid: ProviderSid
+    password_unknown: bool = Field(
+        description="imported from the provider, which never tells passwords: set one"
+    )
     created_at: Timestamp
 
 
@@ -238,3 +249,29 @@ class InventoryNumberView(View):
 
 class InventoryCreated(View):
     items: list[InventoryNumberView]
+
+
+class ProviderSyncAction(Body):
+    repair: bool = Field(False, description="make the provider match deskprov")
+    import_: bool = Field(
+        False,
+        alias="import",
+        description="take in what exists only at the provider (credentials without a password)",
+    )
+
+
+class DriftItem(View):
+    type: str
+    id: str | None = None
+    provider_sid: str | None = None
+    detail: str
+
+
+class ProviderSyncReport(View):
+    checked_at: Timestamp
+    missing_at_provider: list[DriftItem]
+    unknown_at_provider: list[DriftItem]
+    different: list[DriftItem]
+    done: list[DriftItem] = Field(
+        default_factory=list, description="what a repair or an import did (POST only)"
+    )

@@ -92,18 +92,31 @@ class GroupView(View):
 Credentials = dict[str, Any]
 
 
+Edge = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32),
+    Field(
+        description="twilio only: the edge location phones register through "
+        "(<prefix>.sip.<edge>.twilio.com), e.g. ashburn, dublin, frankfurt"
+    ),
+]
+
+
 class ProviderAccountCreate(Body):
     name: Name
     provider: ProviderName
     credentials: Credentials | None = Field(
         None,
-        description="provider-specific and write-only; twilio: account_sid and auth_token",
+        description="provider-specific and write-only; twilio: account_sid and auth_token, "
+        "checked with Twilio when set",
     )
+    edge: Edge | None = None
 
 
 class ProviderAccountUpdate(Body):
     name: Name | None = None
     credentials: Credentials | None = None
+    edge: Edge | None = None
 
 
 class ProviderAccountView(View):
@@ -111,6 +124,7 @@ class ProviderAccountView(View):
     name: str
     provider: ProviderName
     has_credentials: bool
+    edge: str | None
     created_at: Timestamp
 
 

@@ -236,10 +236,10 @@ class Collection(Generic[M, V]):
             raise NotFound(f"no {self.kind.replace('_', ' ')} {row_id}")
         return row
 
-    def new_row(self, scope: Scope, **values: Any) -> M:
+    def new_row(self, scope: Scope, row_id: str | None = None, **values: Any) -> M:
         extra: dict[str, Any] = {"account_id": scope.account_id} if self.in_account else {}
         row: M = self.model(
-            id=new_id(self.kind),
+            id=row_id or new_id(self.kind),
             created_at=self.deps.clock(),
             org_id=scope.actor.org_id,
             **extra,
@@ -288,17 +288,22 @@ class Collection(Generic[M, V]):
         async with self.deps.db.read() as s:
             return self.redact(scope, await self.view(s, await self.load(s, scope, row_id)))
 
+    async def deletable(self, s: AsyncSession, scope: Scope, row_id: str) -> M:
+        """The row, unless something still uses it (``in_use``)."""
+        row = await self.load(s, scope, row_id)
+        dependents = await self.dependents(s, row)
+        if dependents:
+            raise InUse(
+                f"this {self.kind.replace('_', ' ')} is still used by "
+                f"{len(dependents)} other resource(s)",
+                dependents,
+            )
+        return row
+
     async def delete(self, scope: Scope, row_id: str) -> None:
         scope.actor.require(self.write_role)
         async with self.deps.db.write() as s:
-            row = await self.load(s, scope, row_id)
-            dependents = await self.dependents(s, row)
-            if dependents:
-                raise InUse(
-                    f"this {self.kind.replace('_', ' ')} is still used by "
-                    f"{len(dependents)} other resource(s)",
-                    dependents,
-                )
+            row = await self.deletable(s, scope, row_id)
             await self.release(s, row)
             await s.delete(row)
             await self.audit(s, scope, "delete", row_id)

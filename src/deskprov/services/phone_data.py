@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from deskprov.db.hot import Reader
-from deskprov.db.models import CredentialAttachment, SipDomain, SipExtension, SipUser, User
+from deskprov.db.models import (
+    CredentialAttachment,
+    ProviderAccount,
+    SipDomain,
+    SipExtension,
+    SipUser,
+    User,
+)
 from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData
 from deskprov.providers.base import provider_for
 from deskprov.security.secretbox import SecretBox, sip_password_binding
@@ -34,7 +41,7 @@ class AccountKey:
 class AccountView:
     """The parts of a configuration that every phone of one provider account shares."""
 
-    domains: dict[str, str]  # credential list id -> the first attached domain's full name
+    domains: dict[str, str]  # credential list id -> where phones register for its first domain
     keys: tuple[AccountKey, ...]  # sorted by position, then extension
 
     def keys_for(self, user_id: str) -> tuple[MemoryKey, ...]:
@@ -43,13 +50,21 @@ class AccountView:
 
 async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> AccountView:
     domains: dict[str, str] = {}
-    for list_id, provider, prefix in await reader.all(
-        select(CredentialAttachment.credential_list_id, SipDomain.provider, SipDomain.prefix)
+    for list_id, provider, prefix, edge in await reader.all(
+        select(
+            CredentialAttachment.credential_list_id,
+            SipDomain.provider,
+            SipDomain.prefix,
+            ProviderAccount.edge,
+        )
         .join(SipDomain, SipDomain.id == CredentialAttachment.sip_domain_id)
+        .join(ProviderAccount, ProviderAccount.id == CredentialAttachment.account_id)
         .where(CredentialAttachment.account_id == account_id)
         .order_by(CredentialAttachment.created_at, CredentialAttachment.id)
     ):
-        domains.setdefault(list_id, provider_for(provider).domain_for(prefix, whippy_suffix))
+        domains.setdefault(
+            list_id, provider_for(provider).registrar_for(prefix, whippy_suffix, edge)
+        )
 
     rows = await reader.all(
         select(
@@ -124,7 +139,11 @@ USER_LINES = (
         User.name,
     )
     .join(User, User.id == SipUser.user_id)
-    .where(SipUser.account_id == bindparam("account_id"), SipUser.user_id == bindparam("user_id"))
+    .where(
+        SipUser.account_id == bindparam("account_id"),
+        SipUser.user_id == bindparam("user_id"),
+        SipUser.password_sealed.is_not(None),  # (imported, password not set yet: no line)
+    )
     .order_by(SipUser.created_at, SipUser.id)
 )
 

@@ -4,54 +4,54 @@ inventory that ``whippy_phone`` accounts sell from."""
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.models import InventoryNumber, ProviderAccount, ProviderPhone
+from deskprov.domain.ids import new_id
 from deskprov.domain.roles import Role
 from deskprov.errors import Conflict, Dependent, Invalid, Unsupported
-from deskprov.providers.base import BoughtNumber, NumberMarket, NumberOffer
-from deskprov.providers.twilio import TwilioMarket
+from deskprov.providers.base import NumberMarket, NumberOffer, OwnedNumber, Undo
 from deskprov.schemas import account as schema
-from deskprov.services.accounts import ProviderAccounts
 from deskprov.services.base import Collection, Scope, changed, iso
+from deskprov.services.remote import HostedCollection, Remote, provider_change, twilio_market
 
 
-class InventoryMarket:
+async def inventory_offers(
+    s: AsyncSession, account: ProviderAccount, area_code: str
+) -> list[NumberOffer]:
     """A ``whippy_phone`` account sells the numbers of its own inventory."""
-
-    def __init__(self, s: AsyncSession, account: ProviderAccount) -> None:
-        self._s = s
-        self._account = account
-
-    async def search(self, area_code: str) -> list[NumberOffer]:
-        rows = await self._s.scalars(
-            select(InventoryNumber)
-            .where(
-                InventoryNumber.account_id == self._account.id,
-                InventoryNumber.phone_id.is_(None),
-                InventoryNumber.phone_number.startswith(f"+1{area_code}"),
-            )
-            .order_by(InventoryNumber.phone_number)
+    rows = await s.scalars(
+        select(InventoryNumber)
+        .where(
+            InventoryNumber.account_id == account.id,
+            InventoryNumber.phone_id.is_(None),
+            InventoryNumber.phone_number.startswith(f"+1{area_code}"),
         )
-        return [NumberOffer(r.phone_number, sms=True, mms=True, voice=True) for r in rows]
+        .order_by(InventoryNumber.phone_number)
+    )
+    return [NumberOffer(r.phone_number, sms=True, mms=True, voice=True) for r in rows]
 
-    async def buy(self, phone_number: str) -> BoughtNumber:
-        row = await self._s.scalar(
-            select(InventoryNumber).where(
-                InventoryNumber.account_id == self._account.id,
-                InventoryNumber.phone_number == phone_number,
-                InventoryNumber.phone_id.is_(None),
-            )
+
+async def take_from_inventory(
+    s: AsyncSession, account: ProviderAccount, phone_number: str
+) -> InventoryNumber:
+    row = await s.scalar(
+        select(InventoryNumber).where(
+            InventoryNumber.account_id == account.id,
+            InventoryNumber.phone_number == phone_number,
+            InventoryNumber.phone_id.is_(None),
         )
-        if row is None:
-            raise Invalid(
-                "the number is not available in this account's number inventory",
-                fields={"phone_number": "not available"},
-            )
-        return BoughtNumber(sid="PN" + secrets.token_hex(16), sms=True, mms=True, voice=True)
+    )
+    if row is None:
+        raise Invalid(
+            "the number is not available in this account's number inventory",
+            fields={"phone_number": "not available"},
+        )
+    return row
 
 
 def offer_view(offer: NumberOffer) -> schema.AvailableNumber:
@@ -63,10 +63,28 @@ def offer_view(offer: NumberOffer) -> schema.AvailableNumber:
     )
 
 
-class Phones(Collection[ProviderPhone, schema.PhoneView]):
+def confirmed(owned: OwnedNumber | None, phone_number: str) -> OwnedNumber:
+    """A manual number's SID as the provider answered for it: it must carry that number."""
+    if owned is None:
+        raise Invalid(
+            "the provider account has no phone number with this SID",
+            fields={"sid": "no such number in the provider account"},
+        )
+    if owned.phone_number != phone_number:
+        raise Invalid(
+            f"this SID is the provider's number {owned.phone_number}, not {phone_number}",
+            fields={"sid": f"belongs to {owned.phone_number}"},
+        )
+    return owned
+
+
+class Phones(HostedCollection):
+    """On twilio a bought number is bought (its calls sent to deskprov) and, deleted, released
+    at Twilio; a manual number's SID is confirmed there and its capabilities come from Twilio.
+    Other providers: as the body says (whippy_phone sells from its inventory)."""
+
     kind = "provider_phone"
     model = ProviderPhone
-    in_account = True
 
     async def view(self, s: AsyncSession, row: ProviderPhone) -> schema.PhoneView:
         return schema.PhoneView(
@@ -79,24 +97,11 @@ class Phones(Collection[ProviderPhone, schema.PhoneView]):
             created_at=iso(row.created_at),
         )
 
-    def market(self, s: AsyncSession, account: ProviderAccount) -> NumberMarket:
-        provider = self.provider(account)
-        if not provider.sells_numbers:
+    def market(self, account: ProviderAccount) -> NumberMarket | None:
+        """Where the account's numbers are, when that is outside deskprov (twilio)."""
+        if not self.provider(account).sells_numbers:
             raise Unsupported(f"{account.provider} accounts take manually added phones only")
-        if account.provider == "whippy_phone":
-            return InventoryMarket(s, account)
-        credentials = ProviderAccounts(self.deps).credentials(account)
-        if not credentials:
-            raise Invalid(
-                "the provider account has no credentials to call Twilio with",
-                fields={"credentials": "required"},
-            )
-        return TwilioMarket(
-            self.deps.http,
-            self.deps.settings.twilio_api_url,
-            credentials["account_sid"],
-            credentials["auth_token"],
-        )
+        return twilio_market(self.deps, account) if account.provider == "twilio" else None
 
     async def available(
         self, scope: Scope, query: schema.AvailableNumbersQuery
@@ -104,40 +109,72 @@ class Phones(Collection[ProviderPhone, schema.PhoneView]):
         scope.actor.require(self.read_role)
         async with self.deps.db.read() as s:
             account = await self.account(s, scope)
-            offers = await self.market(s, account).search(query.area_code)
+            market = self.market(account)
+            if market is None:
+                offers = await inventory_offers(s, account, query.area_code)
+        if market is not None:  # (asked with no transaction open)
+            offers = await market.search(query.area_code)
         return schema.AvailableNumbers(items=[offer_view(o) for o in offers])
 
     async def create(self, scope: Scope, body: schema.PhoneCreate) -> schema.PhoneView:
         scope.actor.require(self.write_role)
-        async with self.deps.db.write() as s:
+        row_id = new_id(self.kind)
+        caps = body.capabilities or schema.Capabilities()
+
+        async def check(s: AsyncSession) -> Remote[OwnedNumber] | None:
             account = await self.account(s, scope)
             await self.check_unique(s, scope, body.phone_number)
-            caps = body.capabilities or schema.Capabilities()
+            if body.setup_type == "manual":
+                sid = self.checked_sid(account, body.sid)
+                if account.provider != "twilio":
+                    return None
+                self.from_provider(body, ("capabilities", "hosted"))
+                market = twilio_market(self.deps, account)
+
+                async def fetch(undo: Undo) -> OwnedNumber:
+                    return confirmed(await market.fetch(sid), body.phone_number)
+
+                return Remote("provider_phone.confirm", self.kind, row_id, fetch, journal=False)
+            self.from_provider(body, ("sid", "capabilities"))
+            bought = self.market(account)
+            if bought is None:
+                await take_from_inventory(s, account, body.phone_number)
+                return None
+
+            async def buy(undo: Undo) -> OwnedNumber:
+                owned = await bought.buy(body.phone_number)
+                undo.push(partial(bought.release, owned.sid))
+                return owned
+
+            return Remote("provider_phone.buy", self.kind, row_id, buy, (body.phone_number,))
+
+        async def commit(s: AsyncSession, owned: OwnedNumber | None) -> schema.PhoneView:
+            account = await self.account(s, scope)
             values: dict[str, Any] = {
                 "setup_type": body.setup_type,
                 "phone_number": body.phone_number,
+                "sid": body.sid,
                 "hosted": body.hosted,
                 "sms": caps.sms,
                 "mms": caps.mms,
                 "voice": caps.voice,
             }
-            if body.setup_type == "manual":
-                values["sid"] = self.checked_sid(account, body.sid)
-            else:
-                for field in ("sid", "capabilities"):
-                    if field in body.model_fields_set:
-                        raise Invalid(
-                            "a bought phone's SID and capabilities come from the provider",
-                            fields={field: "filled by the provider for bought phones"},
-                        )
-                # The provider is called last, once every local rule has passed.
-                bought = await self.market(s, account).buy(body.phone_number)
-                values.update(sid=bought.sid, sms=bought.sms, mms=bought.mms, voice=bought.voice)
-            row = self.new_row(scope, **values)
+            if owned is not None:
+                values.update(
+                    sid=owned.sid,
+                    sms=owned.sms,
+                    mms=owned.mms,
+                    voice=owned.voice,
+                    hosted=owned.hosted,
+                )
+            elif body.setup_type == "bought":  # from the whippy_phone inventory
+                number = await take_from_inventory(s, account, body.phone_number)
+                values.update(sid="PN" + secrets.token_hex(16), sms=True, mms=True, voice=True)
+            row = self.new_row(scope, row_id, **values)
             s.add(row)
             await self.flush(s)
-            if body.setup_type == "bought" and account.provider == "whippy_phone":
-                await self.assign(s, account, row)
+            if owned is None and body.setup_type == "bought":
+                number.phone_id = row.id
             await self.audit(
                 s,
                 scope,
@@ -148,15 +185,16 @@ class Phones(Collection[ProviderPhone, schema.PhoneView]):
             )
             return await self.view(s, row)
 
-    async def assign(self, s: AsyncSession, account: ProviderAccount, row: ProviderPhone) -> None:
-        number = await s.scalar(
-            select(InventoryNumber).where(
-                InventoryNumber.account_id == account.id,
-                InventoryNumber.phone_number == row.phone_number,
-            )
-        )
-        assert number is not None
-        number.phone_id = row.id
+        return await provider_change(self.deps, self.where(scope), check, commit)
+
+    @staticmethod
+    def from_provider(body: Any, names: tuple[str, ...]) -> None:
+        for name in names:
+            if name in body.model_fields_set:
+                raise Invalid(
+                    "this comes from the provider for this phone",
+                    fields={name: "filled by the provider"},
+                )
 
     def checked_sid(self, account: ProviderAccount, sid: str | None) -> str:
         if sid is None:
@@ -182,16 +220,41 @@ class Phones(Collection[ProviderPhone, schema.PhoneView]):
     async def update(self, scope: Scope, row_id: str, body: schema.PhoneUpdate) -> schema.PhoneView:
         scope.actor.require(self.write_role)
         fields = changed(body)
-        async with self.deps.db.write() as s:
+        for name, value in fields.items():
+            if value is None:
+                raise Invalid(f"{name} cannot be null", fields={name: "required"})
+
+        async def check(s: AsyncSession) -> Remote[OwnedNumber] | None:
             row = await self.load(s, scope, row_id)
             if row.setup_type != "manual":
                 raise Conflict("only manually added phones can be edited")
             account = await self.account(s, scope)
-            for name, value in fields.items():
-                if value is None:
-                    raise Invalid(f"{name} cannot be null", fields={name: "required"})
             if body.sid is not None:
-                row.sid = self.checked_sid(account, body.sid)
+                self.checked_sid(account, body.sid)
+            if account.provider != "twilio":
+                return None
+            self.from_provider(body, ("capabilities", "hosted"))
+            if body.sid is None:
+                return None
+            market, sid, number = twilio_market(self.deps, account), body.sid, row.phone_number
+
+            async def fetch(undo: Undo) -> OwnedNumber:
+                return confirmed(await market.fetch(sid), number)
+
+            return Remote("provider_phone.confirm", self.kind, row_id, fetch, journal=False)
+
+        async def commit(s: AsyncSession, owned: OwnedNumber | None) -> schema.PhoneView:
+            row = await self.load(s, scope, row_id)
+            if owned is not None:
+                row.sid, row.sms, row.mms, row.voice, row.hosted = (
+                    owned.sid,
+                    owned.sms,
+                    owned.mms,
+                    owned.voice,
+                    owned.hosted,
+                )
+            if body.sid is not None:
+                row.sid = body.sid
             if body.capabilities is not None:
                 row.sms, row.mms, row.voice = (
                     body.capabilities.sms,
@@ -202,6 +265,21 @@ class Phones(Collection[ProviderPhone, schema.PhoneView]):
                 row.hosted = body.hosted
             await self.audit(s, scope, "update", row.id, fields=sorted(fields))
             return await self.view(s, row)
+
+        return await provider_change(self.deps, self.where(scope), check, commit)
+
+    async def remote_delete(
+        self, s: AsyncSession, row: ProviderPhone, account: ProviderAccount
+    ) -> Remote[None] | None:
+        """A bought twilio number is released at Twilio, for good (nothing to take back)."""
+        if account.provider != "twilio" or row.setup_type != "bought" or row.sid is None:
+            return None
+        market, sid = twilio_market(self.deps, account), row.sid
+
+        async def release(undo: Undo) -> None:
+            await market.release(sid)
+
+        return Remote("provider_phone.release", self.kind, row.id, release, (sid,))
 
     async def release(self, s: AsyncSession, row: ProviderPhone) -> None:
         """A bought whippy_phone number goes back to the inventory."""

@@ -18,6 +18,7 @@ from deskprov.services.extensions import SipExtensions
 from deskprov.services.organisation import ApiKeys, Channels, Queues, Teams, Users
 from deskprov.services.phone import PhoneService
 from deskprov.services.phones import NumberInventory, Phones
+from deskprov.services.provider_sync import ProviderSync
 from deskprov.services.provisioning_urls import ProvisioningUrls
 from deskprov.services.records import AuditEvents, Devices
 from deskprov.vendors.profile import load_profiles, templates_root
@@ -40,6 +41,7 @@ class Services:
     sip_extensions: SipExtensions
     phones: Phones
     number_inventory: NumberInventory
+    provider_sync: ProviderSync
     devices: Devices
     audit_events: AuditEvents
     provisioning_urls: ProvisioningUrls
@@ -68,6 +70,7 @@ class Services:
             sip_extensions=SipExtensions(deps),
             phones=Phones(deps),
             number_inventory=NumberInventory(deps),
+            provider_sync=ProviderSync(deps),
             devices=devices,
             audit_events=AuditEvents(deps),
             provisioning_urls=provisioning_urls,
