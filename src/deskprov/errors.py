@@ -104,6 +104,11 @@ class RateLimited(AppError):
 
 
 class ProviderError(AppError):
-    """The provider's API failed; nothing was changed locally."""
+    """The provider's API failed; nothing was changed locally. ``ambiguous``: the request may
+    have been carried out all the same (it timed out, or the connection dropped after sending)."""
 
     code = "provider_error"
+
+    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous

@@ -35,7 +35,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from tests.fakes.openapi import Operation, Violation, twilio_spec
 
@@ -670,3 +670,21 @@ class FakeTwilio:
         del a.numbers[number["sid"]]
         self.stock.pop(number["phone_number"], None)  # released: not sold again here
         return 204, None
+
+
+class Console:
+    """Someone changing the Twilio account behind deskprov's back (Twilio's console or API)."""
+
+    def __init__(self, base_url: str, account_sid: str = ACCOUNT_SID) -> None:
+        self.base = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
+        token = OTHER_AUTH_TOKEN if account_sid == OTHER_ACCOUNT_SID else AUTH_TOKEN
+        basic = base64.b64encode(f"{account_sid}:{token}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {basic}"}
+
+    async def call(self, method: str, path: str, form: dict[str, str] | None = None) -> Any:
+        async with (
+            ClientSession() as http,
+            http.request(method, self.base + path, data=form, headers=self.headers) as resp,
+        ):
+            assert resp.status < 300, await resp.text()
+            return await resp.json() if resp.status != 204 else None

@@ -138,8 +138,19 @@ class TwilioClient:
                 return body
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("Twilio %s %s failed: %s", method, path, type(exc).__name__)
+            refused = isinstance(exc, aiohttp.ClientConnectorError)  # (nothing was sent)
             reason = "timed out" if isinstance(exc, TimeoutError) else "failed"
-            raise ProviderError(f"Twilio could not be reached: the request {reason}") from exc
+            raise ProviderError(
+                f"Twilio could not be reached: the request {reason}", ambiguous=not refused
+            ) from exc
+
+    async def delete(self, path: str) -> None:
+        """Delete a resource; one that is gone already is fine."""
+        try:
+            await self.call("DELETE", path)
+        except TwilioRefusal as exc:
+            if not _gone(exc):
+                raise
 
     async def each(self, path: str, key: str) -> list[dict[str, Any]]:
         """Every item of a list resource, page after page."""
@@ -226,7 +237,7 @@ class TwilioSip:
         )
 
     async def delete_domain(self, sid: str) -> None:
-        await self._delete(f"{self._sip}/Domains/{sid}.json")
+        await self.client.delete(f"{self._sip}/Domains/{sid}.json")
 
     async def create_list(self, name: str) -> str:
         made = await self._list_call("POST", f"{self._sip}/CredentialLists.json", name)
@@ -247,7 +258,7 @@ class TwilioSip:
             raise
 
     async def delete_list(self, sid: str) -> None:
-        await self._delete(f"{self._sip}/CredentialLists/{sid}.json")
+        await self.client.delete(f"{self._sip}/CredentialLists/{sid}.json")
 
     async def create_credential(self, list_sid: str, username: str, password: str) -> str:
         path = f"{self._sip}/CredentialLists/{list_sid}/Credentials.json"
@@ -275,23 +286,17 @@ class TwilioSip:
             raise
 
     async def delete_credential(self, list_sid: str, sid: str) -> None:
-        await self._delete(f"{self._sip}/CredentialLists/{list_sid}/Credentials/{sid}.json")
+        await self.client.delete(f"{self._sip}/CredentialLists/{list_sid}/Credentials/{sid}.json")
 
     async def map(self, domain_sid: str, list_sid: str, kind: str) -> None:
         path = f"{self._sip}/Domains/{domain_sid}/{MAPPING_PATHS[kind]}.json"
         await self.client.call("POST", path, {"CredentialListSid": list_sid})
 
     async def unmap(self, domain_sid: str, list_sid: str, kind: str) -> None:
-        await self._delete(
+        await self.client.delete(
             f"{self._sip}/Domains/{domain_sid}/{MAPPING_PATHS[kind]}/{list_sid}.json"
         )
 
-    async def _delete(self, path: str) -> None:
-        try:
-            await self.client.call("DELETE", path)
-        except TwilioRefusal as exc:
-            if not _gone(exc):
-                raise
 
     async def state(self, progress: Progress) -> RemoteState:
         progress.grow(2)
@@ -426,8 +431,4 @@ class TwilioMarket:
             raise
 
     async def release(self, sid: str) -> None:
-        try:
-            await self.client.call("DELETE", f"{self._numbers}/{sid}.json")
-        except TwilioRefusal as exc:
-            if not _gone(exc):
-                raise
+        await self.client.delete(f"{self._numbers}/{sid}.json")

@@ -8,6 +8,7 @@ anything is sent, the provider is called with no transaction open, and the commi
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -219,7 +220,80 @@ async def count(s: AsyncSession, *where: Any) -> int:
     return int(await s.scalar(select(func.count()).where(*where)) or 0)
 
 
-class SipDomains(HostedCollection):
+class NamedAtProvider(HostedCollection):
+    """A domain or a credential list: its name is its FriendlyName at the provider, where it is
+    renamed and deleted too (a delete taken back makes it again there, under a new SID)."""
+
+    def renamer(self, host: SipHost) -> Callable[[str, str], Awaitable[None]]:
+        raise NotImplementedError
+
+    def deleter(self, host: SipHost) -> Callable[[str], Awaitable[None]]:
+        raise NotImplementedError
+
+    def maker(self, host: SipHost, row: Any) -> Callable[[], Awaitable[str]]:
+        raise NotImplementedError
+
+    async def name_rules(
+        self, s: AsyncSession, account: ProviderAccount, row_id: str, name: str
+    ) -> None:
+        friendly_name(name)
+
+    async def update(self, scope: Scope, row_id: str, body: Any) -> Any:
+        scope.actor.require(self.write_role)
+        fields = changed(body)
+        if "name" in fields and body.name is None:
+            raise Invalid("a required field cannot be null", fields={"name": "required"})
+
+        async def check(s: AsyncSession) -> Remote[None] | None:
+            row = await self.load(s, scope, row_id)
+            account = await self.account(s, scope)
+            host = sip_host(self.deps, account)
+            if host is None or body.name is None:
+                return None
+            await self.name_rules(s, account, row.id, body.name)
+            if row.provider_sid is None:
+                return None
+            rename, sid, old = self.renamer(host), row.provider_sid, row.name
+
+            async def call(undo: Undo) -> None:
+                await rename(sid, body.name)
+                undo.push(partial(rename, sid, old))
+
+            return Remote(f"{self.kind}.update", self.kind, row_id, call, (sid, old))
+
+        async def commit(s: AsyncSession, _: Any) -> Any:
+            row = await self.load(s, scope, row_id)
+            if body.name is not None:
+                row.name = body.name
+            await self.audit(s, scope, "update", row.id, fields=sorted(fields))
+            return await self.view(s, row)
+
+        return await provider_change(self.deps, self.where(scope), check, commit)
+
+    async def remote_delete(
+        self, s: AsyncSession, row: Any, account: ProviderAccount
+    ) -> Remote[None] | None:
+        host = sip_host(self.deps, account)
+        if host is None or row.provider_sid is None:
+            return None
+        delete, make, sid, row_id = (
+            self.deleter(host),
+            self.maker(host, row),
+            row.provider_sid,
+            row.id,
+        )
+
+        async def again() -> None:
+            await store_sid(self.deps, self.model, row_id, await make())
+
+        async def call(undo: Undo) -> None:
+            await delete(sid)
+            undo.push(again)
+
+        return Remote(f"{self.kind}.delete", self.kind, row.id, call, (sid,))
+
+
+class SipDomains(NamedAtProvider):
     kind = "sip_domain"
     model = SipDomain
     needs_sip = True
@@ -286,53 +360,14 @@ class SipDomains(HostedCollection):
 
         return await provider_change(self.deps, self.where(scope), check, commit)
 
-    async def update(
-        self, scope: Scope, row_id: str, body: schema.SipDomainUpdate
-    ) -> schema.SipDomainView:
-        scope.actor.require(self.write_role)
-        fields = changed(body)
-        if "name" in fields and body.name is None:
-            raise Invalid("a required field cannot be null", fields={"name": "required"})
+    def renamer(self, host: SipHost) -> Callable[[str, str], Awaitable[None]]:
+        return host.update_domain
 
-        async def check(s: AsyncSession) -> Remote[None] | None:
-            row = await self.load(s, scope, row_id)
-            host = sip_host(self.deps, await self.account(s, scope))
-            if host is None or body.name is None or row.provider_sid is None:
-                return None
-            friendly_name(body.name)
-            sid, old = row.provider_sid, row.name
+    def deleter(self, host: SipHost) -> Callable[[str], Awaitable[None]]:
+        return host.delete_domain
 
-            async def call(undo: Undo) -> None:
-                await host.update_domain(sid, body.name or old)
-                undo.push(partial(host.update_domain, sid, old))
-
-            return Remote("sip_domain.update", self.kind, row_id, call, (sid, old))
-
-        async def commit(s: AsyncSession, _: Any) -> schema.SipDomainView:
-            row = await self.load(s, scope, row_id)
-            if body.name is not None:
-                row.name = body.name
-            await self.audit(s, scope, "update", row.id, fields=sorted(fields))
-            return await self.view(s, row)
-
-        return await provider_change(self.deps, self.where(scope), check, commit)
-
-    async def remote_delete(
-        self, s: AsyncSession, row: SipDomain, account: ProviderAccount
-    ) -> Remote[None] | None:
-        host = sip_host(self.deps, account)
-        if host is None or row.provider_sid is None:
-            return None
-        sid, prefix, name, row_id = row.provider_sid, row.prefix, row.name, row.id
-
-        async def again() -> None:
-            await store_sid(self.deps, SipDomain, row_id, await host.create_domain(prefix, name))
-
-        async def call(undo: Undo) -> None:
-            await host.delete_domain(sid)
-            undo.push(again)
-
-        return Remote("sip_domain.delete", self.kind, row.id, call, (sid,))
+    def maker(self, host: SipHost, row: SipDomain) -> Callable[[], Awaitable[str]]:
+        return partial(host.create_domain, row.prefix, row.name)
 
     async def dependents(self, s: AsyncSession, row: SipDomain) -> list[Dependent]:
         return dependents_of(
@@ -341,7 +376,7 @@ class SipDomains(HostedCollection):
         )
 
 
-class CredentialLists(HostedCollection):
+class CredentialLists(NamedAtProvider):
     kind = "credential_list"
     model = CredentialList
     needs_sip = True
@@ -405,56 +440,19 @@ class CredentialLists(HostedCollection):
 
         return await provider_change(self.deps, self.where(scope), check, commit)
 
-    async def update(
-        self, scope: Scope, row_id: str, body: schema.CredentialListUpdate
-    ) -> schema.CredentialListView:
-        scope.actor.require(self.write_role)
-        fields = changed(body)
-        if "name" in fields and body.name is None:
-            raise Invalid("a required field cannot be null", fields={"name": "required"})
+    async def name_rules(
+        self, s: AsyncSession, account: ProviderAccount, row_id: str, name: str
+    ) -> None:
+        await self.twilio_rules(s, account.id, name, row_id)
 
-        async def check(s: AsyncSession) -> Remote[None] | None:
-            row = await self.load(s, scope, row_id)
-            account = await self.account(s, scope)
-            host = sip_host(self.deps, account)
-            if host is None or body.name is None:
-                return None
-            await self.twilio_rules(s, account.id, body.name, row.id)
-            if row.provider_sid is None:
-                return None
-            sid, old = row.provider_sid, row.name
+    def renamer(self, host: SipHost) -> Callable[[str, str], Awaitable[None]]:
+        return host.rename_list
 
-            async def call(undo: Undo) -> None:
-                await host.rename_list(sid, body.name or old)
-                undo.push(partial(host.rename_list, sid, old))
+    def deleter(self, host: SipHost) -> Callable[[str], Awaitable[None]]:
+        return host.delete_list
 
-            return Remote("credential_list.update", self.kind, row_id, call, (sid, old))
-
-        async def commit(s: AsyncSession, _: Any) -> schema.CredentialListView:
-            row = await self.load(s, scope, row_id)
-            if body.name is not None:
-                row.name = body.name
-            await self.audit(s, scope, "update", row.id, fields=sorted(fields))
-            return await self.view(s, row)
-
-        return await provider_change(self.deps, self.where(scope), check, commit)
-
-    async def remote_delete(
-        self, s: AsyncSession, row: CredentialList, account: ProviderAccount
-    ) -> Remote[None] | None:
-        host = sip_host(self.deps, account)
-        if host is None or row.provider_sid is None:
-            return None
-        sid, name, row_id = row.provider_sid, row.name, row.id
-
-        async def again() -> None:
-            await store_sid(self.deps, CredentialList, row_id, await host.create_list(name))
-
-        async def call(undo: Undo) -> None:
-            await host.delete_list(sid)
-            undo.push(again)
-
-        return Remote("credential_list.delete", self.kind, row.id, call, (sid,))
+    def maker(self, host: SipHost, row: CredentialList) -> Callable[[], Awaitable[str]]:
+        return partial(host.create_list, row.name)
 
     async def dependents(self, s: AsyncSession, row: CredentialList) -> list[Dependent]:
         return [

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.models import PendingChange, ProviderAccount
 from deskprov.domain.ids import new_id
-from deskprov.errors import Conflict, Invalid
+from deskprov.errors import Conflict, Invalid, ProviderError
 from deskprov.providers.base import NumberMarket, SipHost, Undo, provider_for
 from deskprov.providers.twilio import TwilioClient, TwilioMarket, TwilioSip
 from deskprov.security.secretbox import credentials_binding
@@ -81,6 +81,11 @@ async def provider_change(
     undo = Undo()
     try:
         result = await remote.call(undo)
+    except ProviderError as exc:
+        # A call that timed out may have been carried out: its pending record stays, so that
+        # provider-sync finds what it may have left.
+        await _take_back(deps, undo, None if exc.ambiguous else pending)
+        raise
     except BaseException:
         await _take_back(deps, undo, pending)
         raise

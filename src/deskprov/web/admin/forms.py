@@ -2,8 +2,10 @@
 
 Field names are the body's, dotted for nested objects (``target.type``, ``credentials.auth_token``).
 Empty fields are left out (absent).
-Checkboxes named in ``_bools`` are true when ticked and false otherwise. A memory key's target is
-picked per kind: ``target.type`` chooses which of ``target.value`` / ``target.<kind>`` is sent.
+Checkboxes named in ``_bools`` are true when ticked and false otherwise; a field named in
+``_nulls`` left empty is sent as null (a select whose blank choice clears the value). A memory
+key's target is picked per kind: ``target.type`` chooses which of ``target.value`` /
+``target.<kind>`` is sent.
 Values arrive as text, so the models are validated in lax mode ("5" is 5 for ``position``).
 """
 
@@ -40,6 +42,9 @@ def form_data(form: MultiDictProxy[Any]) -> dict[str, Any]:
             _put(data, name, value)  # as typed: a password's spaces are part of it
     for name in bools:
         _put(data, name, name in form)
+    for name in set(str(form.get("_nulls", "")).split(",")) - {""}:
+        if form.get(name, "") == "":
+            _put(data, name, None)
     kind = str(form.get("target.type", ""))
     if kind == "phone_number":
         data["target"] = {"type": kind, "value": str(form.get("target.value", ""))}

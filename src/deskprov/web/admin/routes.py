@@ -22,7 +22,7 @@ from yarl import URL
 from deskprov.appkeys import API_KEY_FAILURES, KEYRING, SERVICES, SETTINGS
 from deskprov.domain.roles import Actor, Role
 from deskprov.errors import AppError, Forbidden, InUse, RateLimited, Unauthorized
-from deskprov.providers.base import provider_for
+from deskprov.providers.base import TWILIO_EDGES, provider_for
 from deskprov.schemas import account as acc
 from deskprov.schemas.common import PageQuery
 from deskprov.services.base import Scope
@@ -44,6 +44,7 @@ ENDPOINT = {e.name: e for e in ENDPOINTS}
 ALL = PageQuery(limit=500)
 PROVIDERS = ("twilio", "meta", "whippy_phone")
 VENDORS = ("polycom", "yealink", "fanvil")
+EDGES = [(e, e) for e in TWILIO_EDGES]
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,7 @@ async def _accounts_page(
         status,
         accounts=listed.items,
         providers=PROVIDERS,
+        edges=EDGES,
         **_error_context(request, error),
     )
 
@@ -253,7 +255,12 @@ async def _account_edit_page(
         Scope(request[ACTOR]), request.match_info["pa"]
     )
     return page(
-        request, "account_edit.html.j2", status, account=account, **_error_context(request, error)
+        request,
+        "account_edit.html.j2",
+        status,
+        account=account,
+        edges=EDGES,
+        **_error_context(request, error),
     )
 
 
