@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 
 from deskprov.app import create_app
@@ -545,3 +546,46 @@ async def test_admin_pages_say_what_happens_at_twilio(
     phones = await (await client.get(f"/admin/accounts/{pa}/phones")).text()
     assert "Delete releases the number at Twilio, for good." in phones
     assert "Delete +14155550101 and release it at Twilio for good" in phones
+
+
+async def test_the_stand_in_refuses_what_twilio_would(
+    fake_twilio: tuple[FakeTwilio, TestServer],
+) -> None:
+    """The stand-in itself: a request Twilio's API description does not allow is recorded as a
+    violation (the fixture fails the test on any), wrong auth and Twilio's own rules are
+    answered in Twilio's error shape."""
+    fake, server = fake_twilio
+    url = str(server.make_url(""))
+    base = f"{url}/2010-04-01/Accounts/{ACCOUNT_SID}"
+    async with ClientSession() as http:
+        for method, path, form in (
+            ("POST", "/SIP/Domains.json", {"DomainName": "a.sip.twilio.com", "Colour": "red"}),
+            ("POST", "/SIP/Domains.json", {"FriendlyName": "no domain name"}),
+            ("POST", "/SIP/Domains.json", {"DomainName": "a.sip.twilio.com", "VoiceMethod": "PUT"}),
+            ("PUT", "/SIP/Domains.json", {"DomainName": "a.sip.twilio.com"}),
+            ("GET", "/SIP/Domains/SD123.json", None),
+            ("GET", "/SIP/Trunks.json", None),
+        ):
+            async with http.request(method, base + path, data=form) as resp:
+                assert resp.status == 400
+        assert len(fake.violations) == 6
+        fake.violations.clear()
+        async with http.get(base + "/SIP/Domains.json") as resp:
+            assert resp.status == 401
+            assert await resp.json() == {
+                "code": 20003,
+                "message": "Authenticate",
+                "more_info": "https://www.twilio.com/docs/errors/20003",
+                "status": 401,
+            }
+    console = Console(url)
+    made = await console.call("POST", "/SIP/CredentialLists.json", {"FriendlyName": "L"})
+    creds = f"{base}/SIP/CredentialLists/{made['sid']}/Credentials.json"
+    async with ClientSession(headers=console.headers) as http:
+        async with http.post(creds, data={"Username": "u", "Password": "short"}) as resp:
+            assert resp.status == 400 and (await resp.json())["code"] == 21240
+        async with http.post(
+            f"{base}/SIP/CredentialLists.json", data={"FriendlyName": "L"}
+        ) as resp:
+            assert resp.status == 400 and (await resp.json())["code"] == 21240
+    assert fake.violations == []
