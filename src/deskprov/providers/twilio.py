@@ -297,7 +297,6 @@ class TwilioSip:
             f"{self._sip}/Domains/{domain_sid}/{MAPPING_PATHS[kind]}/{list_sid}.json"
         )
 
-
     async def state(self, progress: Progress) -> RemoteState:
         progress.grow(2)
         domains = await self.client.each(f"{self._sip}/Domains.json", "domains")
