@@ -38,7 +38,7 @@ from deskprov.services.base import (
     ids_of,
     iso,
 )
-from deskprov.services.organisation import extensions_targeting
+from deskprov.services.organisation import channels_routing_to, extensions_targeting
 
 
 class ProviderAccounts(Collection[ProviderAccount, org_schema.ProviderAccountView]):
@@ -380,4 +380,7 @@ class SipUsers(Collection[SipUser, schema.SipUserView]):
             return schema.RevealedPassword(password=self.password(row))
 
     async def dependents(self, s: AsyncSession, row: SipUser) -> list[Dependent]:
-        return await extensions_targeting(s, "sip_user", row.id)
+        return [
+            *await extensions_targeting(s, "sip_user", row.id),
+            *await channels_routing_to(s, "sip_user", row.id),
+        ]

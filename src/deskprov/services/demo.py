@@ -85,10 +85,22 @@ async def _populate(sv: Services, actor: Actor) -> None:
         top, org.UserCreate(name="Alice Example", email="alice@demo.example")
     )
     bob = await sv.users.create(top, org.UserCreate(name="Bob Example", email="bob@demo.example"))
-    queue = await sv.queues.create(top, org.GroupCreate(name="Support", extension="600"))
-    team = await sv.teams.create(top, org.GroupCreate(name="Sales", extension="700"))
+    queue = await sv.queues.create(
+        top,
+        org.QueueCreate(
+            name="Support", extension="600", member_ids=[alice.id, bob.id], strategy="sequential"
+        ),
+    )
+    team = await sv.teams.create(
+        top, org.GroupCreate(name="Sales", extension="700", member_ids=[bob.id])
+    )
     channel = await sv.channels.create(
-        top, org.ChannelCreate(name="Front desk", phone_number="+14155550100")
+        top,
+        org.ChannelCreate(
+            name="Front desk",
+            phone_number="+14155550100",
+            route=org.ChannelRoute(type="queue", id=queue.id),
+        ),
     )
     account = await sv.provider_accounts.create(
         top, org.ProviderAccountCreate(name="Demo account", provider="whippy_phone")

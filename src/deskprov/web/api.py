@@ -144,7 +144,7 @@ ENDPOINTS: list[Endpoint] = [
         "teams", "/teams", lambda s: s.teams, org.GroupView, org.GroupCreate, org.GroupUpdate
     ),
     *collection_endpoints(
-        "queues", "/queues", lambda s: s.queues, org.GroupView, org.GroupCreate, org.GroupUpdate
+        "queues", "/queues", lambda s: s.queues, org.QueueView, org.QueueCreate, org.QueueUpdate
     ),
     *collection_endpoints(
         "provider-accounts",
