@@ -99,8 +99,10 @@ async def make_url(api: Api, pa: str, user_id: str, vendor: str, **overrides: An
 
 
 async def phone_setup(api: Api) -> dict[str, Any]:
-    """sip_setup plus a colleague to watch (BLF), keys of each kind, and one URL per vendor."""
-    s = await sip_setup(api)
+    """sip_setup plus a colleague to watch (BLF), keys of each kind, and one URL per vendor.
+    On a whippy_phone account: its registrar answers dialog subscriptions, so a key to a SIP
+    user is BLF (on twilio it is a speed dial: tests/api/test_routing.py)."""
+    s = await sip_setup(api, "whippy_phone")
     pa = s["pa"]
     bob = await make_user(api, name="Bob Builder")
     bob_sip = await make_sip_user(api, pa, s["list"]["id"], username="bob", user_id=bob["id"])

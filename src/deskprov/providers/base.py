@@ -43,6 +43,9 @@ class Provider:
     supports_sip: bool
     sells_numbers: bool
     required_credentials: tuple[str, ...] = ()
+    # BLF keys subscribe to a colleague's dialog state, which only a registrar that answers
+    # dialog SUBSCRIBEs can give; without one, keys to SIP users are plain speed dials.
+    supports_blf: bool = False
 
     def domain_for(self, prefix: str, whippy_suffix: str) -> str:
         if self.name == "twilio":
@@ -83,7 +86,10 @@ PROVIDERS = {
         sells_numbers=True,
         required_credentials=("account_sid", "auth_token"),
     ),
-    "whippy_phone": Provider("whippy_phone", supports_sip=True, sells_numbers=True),
+    # Twilio documents no dialog SUBSCRIBE; whippy_phone's registrar (Kamailio) answers them.
+    "whippy_phone": Provider(
+        "whippy_phone", supports_sip=True, sells_numbers=True, supports_blf=True
+    ),
     "meta": Provider("meta", supports_sip=False, sells_numbers=False),
 }
 

@@ -91,3 +91,8 @@ class TwilioMarket:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("Twilio %s %s failed: %s", method, path, type(exc).__name__)
             raise ProviderError("Twilio could not be reached") from exc
+
+
+def voice_url(public_url: str, account_id: str) -> str:
+    """Where Twilio sends the account's calls (the VoiceUrl of its SIP domains and numbers)."""
+    return f"{public_url}/hooks/twilio/{account_id}/voice"

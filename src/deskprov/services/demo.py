@@ -106,6 +106,10 @@ async def _populate(sv: Services, actor: Actor) -> None:
         top, org.ProviderAccountCreate(name="Demo account", provider="whippy_phone")
     )
     scope = Scope(actor, account.id)
+    # The front desk's number, bought from the account's inventory: calls to it ring Support,
+    # and it is the caller ID of calls out.
+    await sv.number_inventory.create(scope, acc.InventoryCreate(phone_numbers=["+14155550100"]))
+    await sv.phones.create(scope, acc.PhoneCreate(setup_type="bought", phone_number="+14155550100"))
     domain = await sv.sip_domains.create(scope, acc.SipDomainCreate(name="Office", prefix="demo"))
     cred_list = await sv.credential_lists.create(
         scope, acc.CredentialListCreate(name="Desk phones")

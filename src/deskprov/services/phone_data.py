@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from deskprov.db.hot import Reader
-from deskprov.db.models import CredentialAttachment, SipDomain, SipExtension, SipUser, User
+from deskprov.db.models import (
+    CredentialAttachment,
+    ProviderAccount,
+    SipDomain,
+    SipExtension,
+    SipUser,
+    User,
+)
 from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData
 from deskprov.providers.base import provider_for
 from deskprov.security.secretbox import SecretBox, sip_password_binding
@@ -64,7 +71,9 @@ async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> A
             SipExtension.target_ref,
         ).where(SipExtension.account_id == account_id)
     )
-    usernames = await _blf_usernames(reader, account_id, rows)
+    usernames = (
+        await _blf_usernames(reader, account_id, rows) if await _has_blf(reader, account_id) else {}
+    )
     keys = []
     for ext_id, extension, label, subtype, scope, owner_id, position, t_type, t_ref in rows:
         username = usernames.get((t_type, t_ref))
@@ -86,6 +95,15 @@ async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> A
         )
     keys.sort(key=lambda k: k.order)
     return AccountView(domains=domains, keys=tuple(keys))
+
+
+async def _has_blf(reader: Reader, account_id: str) -> bool:
+    """Whether the account's provider lets keys watch SIP users (else they are speed dials of
+    their extension, which the routing plan resolves)."""
+    rows = await reader.all(
+        select(ProviderAccount.provider).where(ProviderAccount.id == account_id)
+    )
+    return bool(rows) and provider_for(rows[0][0]).supports_blf
 
 
 async def _blf_usernames(

@@ -15,6 +15,7 @@ from deskprov.errors import RateLimited, Unauthorized
 from deskprov.schemas import account as acc
 from deskprov.schemas import organisation as org
 from deskprov.schemas import provisioning as prov
+from deskprov.schemas import routing
 from deskprov.schemas.common import Page, PageQuery
 from deskprov.services.base import Collection, Scope
 from deskprov.services.organisation import authenticate
@@ -245,6 +246,16 @@ ENDPOINTS: list[Endpoint] = [
         "provisioning-urls",
         query=prov.PreviewQuery,
         response=prov.PreviewView,
+    ),
+    Endpoint(
+        "GET",
+        ACCOUNT + "/routes/{dialled}",
+        "routes.get",
+        "What a call from a SIP user (from=) to an extension, SIP username or number reaches",
+        lambda sv, sc, p, b, q: sv.routing.route(sc, p["dialled"], q),
+        "routes",
+        query=routing.RouteQuery,
+        response=routing.RouteView,
     ),
     *collection_endpoints(
         "devices", "/devices", lambda s: s.devices, org.DeviceView, deletable=False
