@@ -184,6 +184,28 @@ def test_demo_serves_every_vendor_and_logs_no_secret(tmp_path: Path) -> None:
         assert url.split("/p/")[1].rstrip("/") not in server.logs
 
 
+def test_route_shows_where_a_call_goes(tmp_path: Path) -> None:
+    env = clean_env()
+    demo = run(["demo"], env, tmp_path)
+    account = re.search(r"deskprov route (pa_\S+) ", demo.stdout).group(1)  # type: ignore[union-attr]
+    shown = run(["route", account, "600", "--from", "alice", "--json"], env, tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    decision = json.loads(shown.stdout)
+    assert (decision["kind"], decision["strategy"], decision["ring_seconds"]) == (
+        "extension",
+        "sequential",
+        20,
+    )
+    assert [t["value"] for t in decision["targets"]] == [
+        "sip:alice@demo.sip.whippy.example",
+        "sip:bob@demo.sip.whippy.example",
+    ]
+    text = run(["route", account, "4155550123", "--from", "alice"], env, tmp_path)
+    assert "4155550123: pstn" in text.stdout and "caller ID: +14155550100" in text.stdout
+    missing = run(["route", "pa_nothere", "600"], env, tmp_path)
+    assert missing.returncode == 1 and "no provider account pa_nothere" in missing.stderr
+
+
 def test_keys_rotate_and_retire_without_restarting_the_server(tmp_path: Path) -> None:
     env = clean_env()
     demo = run(["demo"], env, tmp_path)

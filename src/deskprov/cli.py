@@ -208,6 +208,8 @@ async def _demo(settings: Settings) -> int:
     for url in result.urls:
         print(f"\n{url.vendor}: {url.url}")
         print(f"  {url.curl()}")
+    if result.account_id:
+        print(f"\nwhere a key's call goes: deskprov route {result.account_id} 600 --from alice")
     return 0
 
 

@@ -50,6 +50,7 @@ class Demo:
     organisation_id: str
     api_key: str | None  # only when the organisation was created now
     urls: list[DemoUrl]
+    account_id: str | None = None
 
 
 async def demo(services: Services) -> Demo:
@@ -76,7 +77,7 @@ async def demo(services: Services) -> Demo:
         agent, _, files = PHONES[row.vendor]
         assert view.url is not None
         urls.append(DemoUrl(row.vendor, view.url, agent, files))
-    return Demo(org_id, api_key, urls)
+    return Demo(org_id, api_key, urls, rows[0].account_id if rows else None)
 
 
 async def _populate(sv: Services, actor: Actor) -> None:
