@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -298,3 +301,22 @@ async def test_a_meta_account_has_no_voice_webhook(api: Api, client: TestClient)
     meta = await make_account(api, "meta")
     resp = await post(client, voice_url(PUBLIC, meta["id"]), call("+15105550000", "+14155550100"))
     assert resp.status == 403 and await resp.read() == b""
+
+
+def test_the_server_does_not_load_twilios_rest_client(tmp_path: Path) -> None:
+    """The webhooks need only twiml and request_validator (~0.8 MB); twilio.rest and requests
+    (~5 MB) would sit in every server process for nothing."""
+    code = (
+        "import sys; from pathlib import Path; from deskprov.app import create_app; "
+        "from deskprov.settings import Settings; "
+        "create_app(Settings(key_file=Path(sys.argv[1]))); "
+        "print(sorted(m for m in sys.modules if m.startswith(('twilio.rest', 'requests'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "keys")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"

@@ -96,13 +96,9 @@ class TwilioVoice:
         step = query.get("step", "")
         if not step.isdigit():
             return twiml.hang_up()
-        routed = query.get("routed", "")
-        caller = query.get("caller")
-        if query.get("inbound") == "1":
-            decision = plan.inbound(routed)
-        else:
-            decision = plan.route(caller, routed)
         inbound = query.get("inbound") == "1"
+        routed, caller = query.get("routed", ""), query.get("caller")
+        decision = plan.inbound(routed) if inbound else plan.route(caller, routed)
         return self._render(plan, decision, routed, caller, inbound=inbound, step=int(step) + 1)
 
     def _render(
