@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from deskprov import cli
 from tests import databases
 
 
@@ -184,13 +187,22 @@ def test_demo_serves_every_vendor_and_logs_no_secret(tmp_path: Path) -> None:
         assert url.split("/p/")[1].rstrip("/") not in server.logs
 
 
-def test_route_shows_where_a_call_goes(tmp_path: Path) -> None:
+def test_route_shows_where_a_call_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process (the commands are the same code; a process start costs seconds here)."""
     env = clean_env()
-    demo = run(["demo"], env, tmp_path)
-    account = re.search(r"deskprov route (pa_\S+) ", demo.stdout).group(1)  # type: ignore[union-attr]
-    shown = run(["route", account, "600", "--from", "alice", "--json"], env, tmp_path)
-    assert shown.returncode == 0, shown.stderr
-    decision = json.loads(shown.stdout)
+    for name in [n for n in os.environ if n.startswith("DESKPROV_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(
+        "DESKPROV_DATABASE_URL",
+        env.get("DESKPROV_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'deskprov.db'}"),
+    )
+    monkeypatch.setenv("DESKPROV_KEY_FILE", str(tmp_path / "deskprov.keys"))
+    assert cli.main(["demo"]) == 0
+    account = re.search(r"deskprov route (pa_\S+) ", capsys.readouterr().out).group(1)  # type: ignore[union-attr]
+    assert cli.main(["route", account, "600", "--from", "alice", "--json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
     assert (decision["kind"], decision["strategy"], decision["ring_seconds"]) == (
         "extension",
         "sequential",
@@ -200,10 +212,11 @@ def test_route_shows_where_a_call_goes(tmp_path: Path) -> None:
         "sip:alice@demo.sip.whippy.example",
         "sip:bob@demo.sip.whippy.example",
     ]
-    text = run(["route", account, "4155550123", "--from", "alice"], env, tmp_path)
-    assert "4155550123: pstn" in text.stdout and "caller ID: +14155550100" in text.stdout
-    missing = run(["route", "pa_nothere", "600"], env, tmp_path)
-    assert missing.returncode == 1 and "no provider account pa_nothere" in missing.stderr
+    assert cli.main(["route", account, "4155550123", "--from", "alice"]) == 0
+    text = capsys.readouterr().out
+    assert "4155550123: pstn" in text and "caller ID: +14155550100" in text
+    assert cli.main(["route", "pa_nothere", "600"]) == 1
+    assert "no provider account pa_nothere" in capsys.readouterr().err
 
 
 def test_keys_rotate_and_retire_without_restarting_the_server(tmp_path: Path) -> None:
