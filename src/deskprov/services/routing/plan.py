@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import phonenumbers
 
-from deskprov.domain.routing import Decision, Reaches, Strategy, Target
+from deskprov.domain.routing import Decision, Kind, Reaches, Strategy, Target
 
 DEFAULT_REGION = "US"  # for national digits when the account has no number to take it from
 # Digits with the separators people type; a leading + for E.164. (Letters are not numbers here,
@@ -143,45 +143,25 @@ class RoutingPlan:
                 )
         key = self._keys.get(dialled)
         if key is not None:
-            found = self._key(key, calling)
-            return replace(
-                found,
-                dialled=dialled,
-                kind="extension",
-                explanation=f'{dialled} is the extension of the key "{key.label}": '
-                + found.explanation,
-            )
+            what = f'the extension of the key "{key.label}"'
+            return _named(self._key(key, calling), dialled, "extension", what)
         group = self._group_extensions.get(dialled)
         if group is not None:
-            found = self._group(group)
-            return replace(
-                found,
-                dialled=dialled,
-                kind="extension",
-                explanation=f'{dialled} is the extension of {group.kind} "{group.name}": '
-                + found.explanation,
-            )
+            what = f'the extension of {group.kind} "{group.name}"'
+            return _named(self._group(group), dialled, "extension", what)
         sip_user = self._by_username.get(dialled)
         if sip_user is not None:
-            found = self._sip_user(sip_user)
-            return replace(
-                found,
-                dialled=dialled,
-                kind="sip_user",
-                explanation=f"{dialled} is a SIP username of this account: " + found.explanation,
-            )
+            what = "a SIP username of this account"
+            return _named(self._sip_user(sip_user), dialled, "sip_user", what)
         number = self.number(dialled)
         if number is not None:
-            found = self._pstn(number, calling)
             if number.isdigit():
-                named = "an emergency number"
+                what = "an emergency number"
             elif number == dialled:
-                named = "a phone number"
+                what = "a phone number"
             else:
-                named = f"the phone number {number} (read in region {self.region})"
-            return replace(
-                found, dialled=dialled, explanation=f"{dialled} is {named}: " + found.explanation
-            )
+                what = f"the phone number {number} (read in region {self.region})"
+            return _named(self._pstn(number, calling), dialled, "pstn", what)
         return Decision(
             dialled,
             "unknown",
@@ -372,6 +352,13 @@ class RoutingPlan:
             for sip_user in self._by_owner.get(user_id, ())
             if sip_user.uri is not None
         )
+
+
+def _named(found: Decision, dialled: str, kind: Kind, what: str) -> Decision:
+    """A target's decision as the answer for ``dialled``, which is ``what``."""
+    return replace(
+        found, dialled=dialled, kind=kind, explanation=f"{dialled} is {what}: {found.explanation}"
+    )
 
 
 def _nobody(why: str, reaches: Reaches | None = None) -> Decision:

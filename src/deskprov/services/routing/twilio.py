@@ -12,6 +12,7 @@ for the call, from the account's routing plan.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,8 @@ from deskprov.services.accounts import ProviderAccounts
 from deskprov.services.base import Deps
 from deskprov.services.routing import Routing
 from deskprov.services.routing.plan import RoutingPlan
+
+log = logging.getLogger(__name__)
 
 Hook = Literal["voice", "refer", "next"]
 
@@ -52,6 +55,7 @@ class TwilioVoice:
         async with self.deps.db.read() as s:
             account = await s.get(ProviderAccount, request.account_id)
             if account is None or not self._signed(account, request):
+                log.warning("twilio %s webhook for %s refused", hook, request.account_id)
                 return None
             plan = await self.routing.plan(s, account)
         if hook == "voice":
@@ -125,5 +129,14 @@ class TwilioVoice:
 
         links = twiml.Links(
             refer=twiml.hook_url(public, plan.account_id, "refer"), next_step=next_step
+        )
+        log.info(
+            "call in %s from %s to %r: %s, %d target(s)%s",
+            plan.account_id,
+            caller or "outside",
+            routed,
+            decision.kind,
+            len(decision.targets),
+            f", step {step}" if decision.strategy == "sequential" else "",
         )
         return twiml.render(decision, links, step)
