@@ -100,7 +100,7 @@ async def build(settings: Settings, phones: int, sip_users: int = 0) -> list[Pho
         await sv.credential_attachments.create(
             scope, acc.CredentialAttachmentCreate(sip_domain_id=domain.id, credential_list_id=cl.id)
         )
-        queue = await sv.queues.create(top, org.GroupCreate(name="Support", extension="600"))
+        queue = await sv.queues.create(top, org.QueueCreate(name="Support", extension="600"))
         result = []
         for n in range(phones):
             user = await sv.users.create(

@@ -59,10 +59,13 @@ def settings(tmp_path: Path, migrated_db: str, fake_twilio: Any) -> Iterator[Set
 class Api:
     """The management API as one API key sees it; every call states the status it expects."""
 
-    def __init__(self, client: TestClient, key: str, org_id: str) -> None:
+    def __init__(
+        self, client: TestClient, key: str, org_id: str, twilio: FakeTwilio | None = None
+    ) -> None:
         self.client = client
         self.key = key
         self.org_id = org_id
+        self.twilio = twilio  # the local Twilio this server talks to
 
     def as_key(self, key: str) -> Api:
         return Api(self.client, key, self.org_id)
@@ -134,16 +137,16 @@ async def client(settings: Settings, clock: Clock, aiohttp_client: Any) -> TestC
 
 
 @pytest.fixture
-async def api(client: TestClient) -> Api:
+async def api(client: TestClient, fake_twilio: tuple[FakeTwilio, TestServer]) -> Api:
     created = await create_organisation(client.app[SERVICES].deps, "Acme")
-    return Api(client, created.api_key, created.organisation_id)
+    return Api(client, created.api_key, created.organisation_id, fake_twilio[0])
 
 
 @pytest.fixture
-async def other_api(client: TestClient) -> Api:
+async def other_api(client: TestClient, fake_twilio: tuple[FakeTwilio, TestServer]) -> Api:
     """An admin of a second organisation on the same server."""
     created = await create_organisation(client.app[SERVICES].deps, "Globex")
-    return Api(client, created.api_key, created.organisation_id)
+    return Api(client, created.api_key, created.organisation_id, fake_twilio[0])
 
 
 def with_settings(settings: Settings, **changes: Any) -> Settings:

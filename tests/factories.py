@@ -99,8 +99,10 @@ async def make_url(api: Api, pa: str, user_id: str, vendor: str, **overrides: An
 
 
 async def phone_setup(api: Api) -> dict[str, Any]:
-    """sip_setup plus a colleague to watch (BLF), keys of each kind, and one URL per vendor."""
-    s = await sip_setup(api)
+    """sip_setup plus a colleague to watch (BLF), keys of each kind, and one URL per vendor.
+    On a whippy_phone account: its registrar answers dialog subscriptions, so a key to a SIP
+    user is BLF (on twilio it is a speed dial: tests/api/test_routing.py)."""
+    s = await sip_setup(api, "whippy_phone")
     pa = s["pa"]
     bob = await make_user(api, name="Bob Builder")
     bob_sip = await make_sip_user(api, pa, s["list"]["id"], username="bob", user_id=bob["id"])
@@ -147,3 +149,79 @@ async def phone_setup(api: Api) -> dict[str, Any]:
         v: await make_url(api, pa, s["user"]["id"], v) for v in ("polycom", "yealink", "fanvil")
     }
     return s
+
+
+async def routing_setup(
+    api: Api,
+    provider: str = "twilio",
+    number: str = "+14155550100",
+    credentials: dict[str, str] = TWILIO_CREDENTIALS,
+) -> dict[str, Any]:
+    """An office to route calls in: Alice (SIP users alice and alice-desk, on the front desk
+    channel), Bob (SIP user bob); a team Sales (Bob, Alice), a sequential queue Support (Alice,
+    Bob, 15 s), the front desk's number (a voice number of the account) routed to Support; keys
+    101 Bob, 102 agent Alice, 200 Sales, 300 Support, 400 front desk, 900 a mobile number."""
+    twilio = {"credentials": credentials} if provider == "twilio" else {}
+    account = await make_account(api, provider, **twilio)
+    pa = account["id"]
+    domain = await make_domain(api, pa)
+    cred_list = (await make_list(api, pa))["id"]
+    await attach(api, pa, domain["id"], cred_list)
+    alice, bob = await make_user(api, name="Alice"), await make_user(api, name="Bob")
+    team = await api.post("/teams", {"name": "Sales", "member_ids": [bob["id"], alice["id"]]})
+    queue = await api.post(
+        "/queues",
+        {
+            "name": "Support",
+            "member_ids": [alice["id"], bob["id"]],
+            "strategy": "sequential",
+            "ring_seconds": 15,
+        },
+    )
+    desk = await api.post(
+        "/channels",
+        {
+            "name": "Front desk",
+            "phone_number": number,
+            "route": {"type": "queue", "id": queue["id"]},
+        },
+    )
+    phone: dict[str, Any] = {"setup_type": "manual", "phone_number": number}
+    if provider == "twilio":  # a number the Twilio account already has (Twilio says it has voice)
+        assert api.twilio is not None
+        phone["sid"] = api.twilio.own_number(number, account_sid=credentials["account_sid"])
+    else:
+        phone.update(sid="PN" + "0" * 32, capabilities={"voice": True})
+    await api.post(f"/provider-accounts/{pa}/phones", phone)
+    sip = {
+        "alice": await make_sip_user(
+            api, pa, cred_list, username="alice", user_id=alice["id"], channel_id=desk["id"]
+        ),
+        "alice-desk": await make_sip_user(
+            api, pa, cred_list, username="alice-desk", user_id=alice["id"]
+        ),
+        "bob": await make_sip_user(api, pa, cred_list, username="bob", user_id=bob["id"]),
+    }
+    keys = {
+        "101": {"type": "sip_user", "id": sip["bob"]["id"]},
+        "102": {"type": "agent", "id": alice["id"]},
+        "200": {"type": "team", "id": team["id"]},
+        "300": {"type": "queue", "id": queue["id"]},
+        "400": {"type": "channel", "id": desk["id"]},
+        "900": {"type": "phone_number", "value": "+14155550199"},
+    }
+    for extension, target in keys.items():
+        await make_extension(api, pa, target, extension=extension, label=f"Key {extension}")
+    return {
+        "pa": pa,
+        "account": account,
+        "domain": domain,
+        "list": {"id": cred_list},
+        "alice": alice,
+        "bob": bob,
+        "team": team,
+        "queue": queue,
+        "desk": desk,
+        "sip": sip,
+        "uri": {name: f"sip:{name}@{domain['domain']}" for name in sip},
+    }

@@ -18,6 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from deskprov import cli
 from tests import databases
 
 
@@ -182,6 +185,38 @@ def test_demo_serves_every_vendor_and_logs_no_secret(tmp_path: Path) -> None:
     assert "Demo-Passw0rd" not in server.logs and api_key not in server.logs
     for url in urls.values():
         assert url.split("/p/")[1].rstrip("/") not in server.logs
+
+
+def test_route_shows_where_a_call_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process (the commands are the same code; a process start costs seconds here)."""
+    env = clean_env()
+    for name in [n for n in os.environ if n.startswith("DESKPROV_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(
+        "DESKPROV_DATABASE_URL",
+        env.get("DESKPROV_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'deskprov.db'}"),
+    )
+    monkeypatch.setenv("DESKPROV_KEY_FILE", str(tmp_path / "deskprov.keys"))
+    assert cli.main(["demo"]) == 0
+    account = re.search(r"deskprov route (pa_\S+) ", capsys.readouterr().out).group(1)  # type: ignore[union-attr]
+    assert cli.main(["route", account, "600", "--from", "alice", "--json"]) == 0
+    decision = json.loads(capsys.readouterr().out)
+    assert (decision["kind"], decision["strategy"], decision["ring_seconds"]) == (
+        "extension",
+        "sequential",
+        20,
+    )
+    assert [t["value"] for t in decision["targets"]] == [
+        "sip:alice@demo.sip.whippy.example",
+        "sip:bob@demo.sip.whippy.example",
+    ]
+    assert cli.main(["route", account, "4155550123", "--from", "alice"]) == 0
+    text = capsys.readouterr().out
+    assert "4155550123: pstn" in text and "caller ID: +14155550100" in text
+    assert cli.main(["route", "pa_nothere", "600"]) == 1
+    assert "no provider account pa_nothere" in capsys.readouterr().err
 
 
 def test_keys_rotate_and_retire_without_restarting_the_server(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from deskprov.security.secretbox import SecretBox
 from deskprov.services.base import Clock, Deps, utc_now
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
-from deskprov.web import api, ops, phone
+from deskprov.web import api, hooks, ops, phone
 from deskprov.web.accesslog import quiet_malformed_requests
 from deskprov.web.admin import routes as admin
 from deskprov.web.errors import error_middleware
@@ -60,6 +60,7 @@ def create_app(
     )
     admin.add_routes(admin_app)
     app.add_subapp(admin.BASE, admin_app)
+    app.add_subapp(hooks.PREFIX, hooks.hooks_app())
     return app
 
 

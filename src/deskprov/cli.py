@@ -1,4 +1,4 @@
-"""The command line: serve, db upgrade, org create, demo, keys list|rotate|retire, sync."""
+"""The command line: serve, db upgrade, org create, demo, route, sync, keys list|rotate|retire."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print JSON")
 
     commands.add_parser("demo", help="create (or reuse) a demo organisation and print its URLs")
+
+    route = commands.add_parser("route", help="what a call to an extension, user or number reaches")
+    route.add_argument("account", help="the provider account id (pa_...)")
+    route.add_argument("dialled", help="an extension, a SIP username or a phone number")
+    route.add_argument("--from", dest="caller", help="the calling SIP user's username")
+    route.add_argument("--json", action="store_true", help="print the route API's JSON")
 
     keys = commands.add_parser("keys", help="signing and encryption keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -82,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_org_create(settings, args.name, args.json))
     if args.command == "demo":
         return asyncio.run(_demo(settings))
+    if args.command == "route":
+        return asyncio.run(_route(settings, args.account, args.dialled, args.caller, args.json))
     if args.command == "keys":
         return asyncio.run(_keys(settings, args.keys_command, getattr(args, "kid", None)))
     if args.command == "sync":
@@ -215,6 +223,38 @@ async def _demo(settings: Settings) -> int:
     for url in result.urls:
         print(f"\n{url.vendor}: {url.url}")
         print(f"  {url.curl()}")
+    if result.account_id:
+        print(f"\nwhere a key's call goes: deskprov route {result.account_id} 600 --from alice")
+    return 0
+
+
+async def _route(
+    settings: Settings, account_id: str, dialled: str, caller: str | None, as_json: bool
+) -> int:
+    from deskprov.errors import AppError
+    from deskprov.services.offline import offline_deps
+    from deskprov.services.routing import Routing
+
+    async with offline_deps(settings) as deps:
+        try:
+            view = await Routing(deps).route_in_account(account_id, caller, dialled)
+        except AppError as exc:
+            print(f"deskprov: {exc.message}", file=sys.stderr)
+            return 1
+    if as_json:
+        print(json.dumps(view.model_dump(mode="json")))
+        return 0
+    print(f"{view.dialled}: {view.kind}{'' if view.reachable else ' (cannot ring)'}")
+    print(f"  {view.explanation}")
+    if view.targets:
+        if view.strategy == "sequential":
+            print(f"  targets, one at a time, {view.ring_seconds} s each:")
+        else:
+            print("  targets, all at once:" if view.strategy else "  target:")
+        for target in view.targets:
+            print(f"    {target.value}")
+    if view.caller_id:
+        print(f"  caller ID: {view.caller_id}")
     return 0
 
 

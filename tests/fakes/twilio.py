@@ -151,10 +151,13 @@ class FakeTwilio:
     def fail_next(self, method: str, path: str, status: int = 500, code: int = 20500) -> None:
         self.failures.append((method, re.compile(path), status, code))
 
-    def own_number(self, phone_number: str, origin: str = "twilio") -> str:
-        """A number already in the main account (bought before deskprov, or hosted)."""
+    def own_number(
+        self, phone_number: str, origin: str = "twilio", account_sid: str = ACCOUNT_SID
+    ) -> str:
+        """A number already in an account (bought before deskprov, or hosted)."""
         sid = new_sid("PN")
-        self.account.numbers[sid] = self._number(sid, self.account.sid, phone_number, origin)
+        account = self.accounts[account_sid]
+        account.numbers[sid] = self._number(sid, account.sid, phone_number, origin)
         return sid
 
     def sip_state(self, account_sid: str = ACCOUNT_SID) -> dict[str, Any]:

@@ -68,8 +68,12 @@ class User(OrgOwned, Base):
 
 class Channel(OrgOwned, Base):
     __tablename__ = "channels"
+    __table_args__ = (Index("ix_channels_route", "route_type", "route_ref"),)
     name: Mapped[str] = mapped_column(String(100))
     phone_number: Mapped[str | None] = mapped_column(String(16))
+    # Where calls to the channel's number go: a sip_user, agent, team or queue (None: nowhere).
+    route_type: Mapped[str | None] = mapped_column(String(16))
+    route_ref: Mapped[str | None] = mapped_column(String(32))
 
 
 class Team(OrgOwned, Base):
@@ -82,6 +86,26 @@ class Queue(OrgOwned, Base):
     __tablename__ = "queues"
     name: Mapped[str] = mapped_column(String(100))
     extension: Mapped[str | None] = mapped_column(String(16))
+    strategy: Mapped[str] = mapped_column(String(16), default="ring_all", server_default="ring_all")
+    ring_seconds: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+
+
+class TeamMember(Base):
+    """A user in a team; ``position`` keeps the order the members were given in."""
+
+    __tablename__ = "team_members"
+    team_id: Mapped[str] = mapped_column(ID, ForeignKey("teams.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class QueueMember(Base):
+    """A user in a queue; ``position`` is the order a sequential queue rings them in."""
+
+    __tablename__ = "queue_members"
+    queue_id: Mapped[str] = mapped_column(ID, ForeignKey("queues.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class ProviderAccount(OrgOwned, Base):

@@ -212,6 +212,9 @@ class Provider:
     sells_numbers: bool
     required_credentials: tuple[str, ...] = ()
     hosts_sip: bool = False  # its SIP objects exist at the provider (a SipHost), not only here
+    # BLF keys subscribe to a colleague's dialog state, which only a registrar that answers
+    # dialog SUBSCRIBEs can give; without one, keys to SIP users are plain speed dials.
+    supports_blf: bool = False
 
     def domain_for(self, prefix: str, whippy_suffix: str) -> str:
         if self.name == "twilio":
@@ -269,7 +272,10 @@ PROVIDERS = {
         required_credentials=("account_sid", "auth_token"),
         hosts_sip=True,
     ),
-    "whippy_phone": Provider("whippy_phone", supports_sip=True, sells_numbers=True),
+    # Twilio documents no dialog SUBSCRIBE; whippy_phone's registrar (Kamailio) answers them.
+    "whippy_phone": Provider(
+        "whippy_phone", supports_sip=True, sells_numbers=True, supports_blf=True
+    ),
     "meta": Provider("meta", supports_sip=False, sells_numbers=False),
 }
 

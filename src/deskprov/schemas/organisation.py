@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from deskprov.domain import rules
 from deskprov.domain.roles import RoleName
-from deskprov.schemas.common import E164, Body, Extension, Name, Text, Timestamp, View
+from deskprov.schemas.common import E164, Body, Extension, Id, Name, Text, Timestamp, View
 
 Email = Annotated[Text, StringConstraints(max_length=254, pattern=rules.EMAIL.pattern)]
 ProviderName = Literal["twilio", "meta", "whippy_phone"]
@@ -53,40 +53,80 @@ class UserView(View):
     created_at: Timestamp
 
 
+class ChannelRoute(Body):
+    """Where calls to a channel's number go."""
+
+    type: Literal["sip_user", "agent", "team", "queue"] = Field(description="agent is a user id")
+    id: Id
+
+
+class ChannelRouteView(View):
+    type: Literal["sip_user", "agent", "team", "queue"]
+    id: str
+
+
 class ChannelCreate(Body):
     name: Name
     phone_number: E164 | None = None
+    route: ChannelRoute | None = Field(None, description="where calls to the number go")
 
 
 class ChannelUpdate(Body):
     name: Name | None = None
     phone_number: E164 | None = None
+    route: ChannelRoute | None = None
 
 
 class ChannelView(View):
     id: str
     name: str
     phone_number: str | None
+    route: ChannelRouteView | None
     created_at: Timestamp
 
 
+MemberIds = Annotated[
+    list[Id], Field(max_length=500, description="user ids, in the order a sequential queue rings")
+]
+Strategy = Literal["ring_all", "sequential"]
+RingSeconds = Annotated[int, Field(ge=5, le=120, description="how long each member rings")]
+
+
 class GroupCreate(Body):
-    """A team or a queue."""
+    """A team (a queue adds its strategy)."""
 
     name: Name
     extension: Extension | None = None
+    member_ids: MemberIds = Field(default_factory=list)
 
 
 class GroupUpdate(Body):
     name: Name | None = None
     extension: Extension | None = None
+    member_ids: MemberIds | None = None
 
 
 class GroupView(View):
     id: str
     name: str
     extension: str | None
+    member_ids: list[str]
     created_at: Timestamp
+
+
+class QueueCreate(GroupCreate):
+    strategy: Strategy = "ring_all"
+    ring_seconds: RingSeconds = 20
+
+
+class QueueUpdate(GroupUpdate):
+    strategy: Strategy | None = None
+    ring_seconds: RingSeconds | None = None
+
+
+class QueueView(GroupView):
+    strategy: Strategy
+    ring_seconds: int
 
 
 Credentials = dict[str, Any]

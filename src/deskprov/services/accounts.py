@@ -47,7 +47,7 @@ from deskprov.services.base import (
     ids_of,
     iso,
 )
-from deskprov.services.organisation import extensions_targeting
+from deskprov.services.organisation import channels_routing_to, extensions_targeting
 from deskprov.services.remote import (
     HostedCollection,
     Remote,
@@ -902,4 +902,7 @@ class SipUsers(HostedCollection):
             return schema.RevealedPassword(password=password)
 
     async def dependents(self, s: AsyncSession, row: SipUser) -> list[Dependent]:
-        return await extensions_targeting(s, "sip_user", row.id)
+        return [
+            *await extensions_targeting(s, "sip_user", row.id),
+            *await channels_routing_to(s, "sip_user", row.id),
+        ]

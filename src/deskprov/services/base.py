@@ -310,7 +310,8 @@ class Collection(Generic[M, V]):
 
 
 class SimpleCollection(Collection[Any, Any]):
-    """A resource whose create and update copy the body's fields onto the row."""
+    """A resource whose create and update copy the body's fields onto the row (``columns`` may
+    map them first; ``after_write`` writes what lives in other tables)."""
 
     view_type: ClassVar[type[Any]]
 
@@ -321,15 +322,26 @@ class SimpleCollection(Collection[Any, Any]):
     async def check(self, s: AsyncSession, scope: Scope, row: Any, fields: set[str]) -> None:
         """Rules beyond the schema (uniqueness); raise to refuse."""
 
+    def columns(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The row's column values for a body's fields (the fields themselves by default)."""
+        return fields
+
+    async def after_write(
+        self, s: AsyncSession, scope: Scope, row: Any, fields: dict[str, Any]
+    ) -> None:
+        """Write what the body holds beyond the row, once the row exists (nothing by default)."""
+
     async def create(self, scope: Scope, body: Any) -> Any:
         scope.actor.require(self.write_role)
+        fields = {name: getattr(body, name) for name in type(body).model_fields}
         async with self.deps.db.write() as s:
             if self.in_account:
                 await self.account(s, scope)
-            row = self.new_row(scope, **body.model_dump())
-            await self.check(s, scope, row, set(type(body).model_fields))
+            row = self.new_row(scope, **self.columns(fields))
+            await self.check(s, scope, row, set(fields))
             s.add(row)
             await self.flush(s)
+            await self.after_write(s, scope, row, fields)
             await self.audit(s, scope, "create", row.id)
             return await self.view(s, row)
 
@@ -338,12 +350,13 @@ class SimpleCollection(Collection[Any, Any]):
         fields = changed(body)
         async with self.deps.db.write() as s:
             row = await self.load(s, scope, row_id)
-            for name, value in fields.items():
+            for name, value in self.columns(fields).items():
                 if value is None and not self.model.__table__.c[name].nullable:
                     raise Invalid("a required field cannot be null", fields={name: "required"})
                 setattr(row, name, value)
             await self.check(s, scope, row, set(fields))
             await self.flush(s)
+            await self.after_write(s, scope, row, fields)
             await self.audit(s, scope, "update", row.id, fields=sorted(fields))
             return await self.view(s, row)
 

@@ -50,6 +50,7 @@ class Demo:
     organisation_id: str
     api_key: str | None  # only when the organisation was created now
     urls: list[DemoUrl]
+    account_id: str | None = None
 
 
 async def demo(services: Services) -> Demo:
@@ -76,7 +77,7 @@ async def demo(services: Services) -> Demo:
         agent, _, files = PHONES[row.vendor]
         assert view.url is not None
         urls.append(DemoUrl(row.vendor, view.url, agent, files))
-    return Demo(org_id, api_key, urls)
+    return Demo(org_id, api_key, urls, rows[0].account_id if rows else None)
 
 
 async def _populate(sv: Services, actor: Actor) -> None:
@@ -85,15 +86,31 @@ async def _populate(sv: Services, actor: Actor) -> None:
         top, org.UserCreate(name="Alice Example", email="alice@demo.example")
     )
     bob = await sv.users.create(top, org.UserCreate(name="Bob Example", email="bob@demo.example"))
-    queue = await sv.queues.create(top, org.GroupCreate(name="Support", extension="600"))
-    team = await sv.teams.create(top, org.GroupCreate(name="Sales", extension="700"))
+    queue = await sv.queues.create(
+        top,
+        org.QueueCreate(
+            name="Support", extension="600", member_ids=[alice.id, bob.id], strategy="sequential"
+        ),
+    )
+    team = await sv.teams.create(
+        top, org.GroupCreate(name="Sales", extension="700", member_ids=[bob.id])
+    )
     channel = await sv.channels.create(
-        top, org.ChannelCreate(name="Front desk", phone_number="+14155550100")
+        top,
+        org.ChannelCreate(
+            name="Front desk",
+            phone_number="+14155550100",
+            route=org.ChannelRoute(type="queue", id=queue.id),
+        ),
     )
     account = await sv.provider_accounts.create(
         top, org.ProviderAccountCreate(name="Demo account", provider="whippy_phone")
     )
     scope = Scope(actor, account.id)
+    # The front desk's number, bought from the account's inventory: calls to it ring Support,
+    # and it is the caller ID of calls out.
+    await sv.number_inventory.create(scope, acc.InventoryCreate(phone_numbers=["+14155550100"]))
+    await sv.phones.create(scope, acc.PhoneCreate(setup_type="bought", phone_number="+14155550100"))
     domain = await sv.sip_domains.create(scope, acc.SipDomainCreate(name="Office", prefix="demo"))
     cred_list = await sv.credential_lists.create(
         scope, acc.CredentialListCreate(name="Desk phones")

@@ -47,19 +47,18 @@ class SipExtensions(Collection[SipExtension, schema.SipExtensionView]):
         )
 
     async def check_target(self, s: AsyncSession, scope: Scope, row: SipExtension) -> None:
-        """The target exists in this organisation and the platform can dial it."""
+        """The target exists in this organisation; a SIP user or agent is in this account."""
         if row.target_type == "phone_number":
             return
         model, kind = TARGET_MODELS[row.target_type]
         target = await get_referenced(
             s, model, scope.actor.org_id, row.target_ref, kind, "target.id"
         )
+        # A key dials its own extension and the routing plan resolves it, so a team, queue or
+        # channel needs no extension or number of its own; one that nobody can answer (no
+        # members, no route) is explained by the route API.
         problem: str | None = None
-        if row.target_type == "channel" and not target.phone_number:
-            problem = "the channel has no phone number to dial"
-        elif row.target_type in ("team", "queue") and not target.extension:
-            problem = f"the {row.target_type} has no extension to dial"
-        elif row.target_type == "sip_user" and target.account_id != scope.account_id:
+        if row.target_type == "sip_user" and target.account_id != scope.account_id:
             problem = "the SIP user belongs to another provider account"
         elif row.target_type == "agent":
             owns = await s.scalar(

@@ -1,11 +1,12 @@
-"""Organisation-level resources: organisations, API keys, users, channels, teams, queues."""
+"""Organisation-level resources: organisations, API keys, users, channels (and where calls to
+their numbers go), teams and queues (and their members)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.models import (
@@ -14,14 +15,16 @@ from deskprov.db.models import (
     Organisation,
     ProvisioningUrl,
     Queue,
+    QueueMember,
     SipExtension,
     SipUser,
     Team,
+    TeamMember,
     User,
 )
 from deskprov.domain.ids import new_id
 from deskprov.domain.roles import Actor, Role
-from deskprov.errors import Conflict, Dependent, Unauthorized
+from deskprov.errors import Conflict, Dependent, Invalid, NotFound, Unauthorized
 from deskprov.schemas import organisation as schema
 from deskprov.security import apikeys
 from deskprov.services.base import (
@@ -31,6 +34,7 @@ from deskprov.services.base import (
     SimpleCollection,
     changed,
     dependents_of,
+    get_referenced,
     ids_of,
     iso,
     iso_or_none,
@@ -165,7 +169,13 @@ class Users(SimpleCollection):
                 "provisioning_url",
                 await ids_of(s, ProvisioningUrl, ProvisioningUrl.user_id == row.id),
             ),
+            *await channels_routing_to(s, "agent", row.id),
         ]
+
+    async def release(self, s: AsyncSession, row: Any) -> None:
+        """A deleted user leaves every team and queue."""
+        for model in (TeamMember, QueueMember):
+            await s.execute(delete(model).where(model.user_id == row.id))
 
 
 async def extensions_targeting(s: AsyncSession, target_type: str, row_id: str) -> list[Dependent]:
@@ -180,10 +190,51 @@ async def extensions_targeting(s: AsyncSession, target_type: str, row_id: str) -
     )
 
 
+async def channels_routing_to(s: AsyncSession, route_type: str, row_id: str) -> list[Dependent]:
+    return dependents_of(
+        "channel",
+        await ids_of(s, Channel, Channel.route_type == route_type, Channel.route_ref == row_id),
+    )
+
+
+ROUTE_MODELS: dict[str, tuple[Any, str]] = {
+    "sip_user": (SipUser, "sip_user"),
+    "agent": (User, "user"),
+    "team": (Team, "team"),
+    "queue": (Queue, "queue"),
+}
+
+
 class Channels(SimpleCollection):
     kind = "channel"
     model = Channel
     view_type = schema.ChannelView
+
+    async def view(self, s: AsyncSession, row: Any) -> schema.ChannelView:
+        route = None
+        if row.route_type is not None:
+            route = schema.ChannelRouteView(type=row.route_type, id=row.route_ref)
+        return schema.ChannelView(
+            id=row.id,
+            name=row.name,
+            phone_number=row.phone_number,
+            route=route,
+            created_at=iso(row.created_at),
+        )
+
+    def columns(self, fields: dict[str, Any]) -> dict[str, Any]:
+        values = {k: v for k, v in fields.items() if k != "route"}
+        if "route" in fields:
+            route = fields["route"]
+            values["route_type"] = route.type if route else None
+            values["route_ref"] = route.id if route else None
+        return values
+
+    async def check(self, s: AsyncSession, scope: Scope, row: Any, fields: set[str]) -> None:
+        """A route names something of this organisation."""
+        if "route" in fields and row.route_type is not None:
+            model, kind = ROUTE_MODELS[row.route_type]
+            await get_referenced(s, model, scope.actor.org_id, row.route_ref, kind, "route.id")
 
     async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
         return [
@@ -192,19 +243,86 @@ class Channels(SimpleCollection):
         ]
 
 
-class Teams(SimpleCollection):
+class Groups(SimpleCollection):
+    """Teams and queues: a name, an extension, and members (users, in the order given)."""
+
+    member_model: ClassVar[Any]  # TeamMember or QueueMember
+    group_key: ClassVar[str]  # the member table's column naming the group
+
+    def _group_column(self) -> Any:
+        return getattr(self.member_model, self.group_key)
+
+    async def member_ids(self, s: AsyncSession, group_id: str) -> list[str]:
+        rows = await s.scalars(
+            select(self.member_model.user_id)
+            .where(self._group_column() == group_id)
+            .order_by(self.member_model.position)
+        )
+        return list(rows.all())
+
+    async def view(self, s: AsyncSession, row: Any) -> Any:
+        names = [n for n in self.view_type.model_fields if n not in ("created_at", "member_ids")]
+        return self.view_type(
+            **{n: getattr(row, n) for n in names},
+            member_ids=await self.member_ids(s, row.id),
+            created_at=iso(row.created_at),
+        )
+
+    def columns(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in fields.items() if k != "member_ids"}
+
+    async def after_write(
+        self, s: AsyncSession, scope: Scope, row: Any, fields: dict[str, Any]
+    ) -> None:
+        """The members, replaced as a whole: each once, each a user of this organisation."""
+        if "member_ids" not in fields:
+            return
+        member_ids: list[str] | None = fields["member_ids"]
+        if member_ids is None:
+            raise Invalid("member_ids cannot be null", fields={"member_ids": "required"})
+        twice = {
+            f"member_ids.{i}": "listed twice"
+            for i, user_id in enumerate(member_ids)
+            if user_id in member_ids[:i]
+        }
+        if twice:
+            raise Invalid("a member is listed twice", fields=twice)
+        found = set(
+            await ids_of(s, User, User.org_id == scope.actor.org_id, User.id.in_(member_ids))
+        )
+        missing = {
+            f"member_ids.{i}": "not found" for i, u in enumerate(member_ids) if u not in found
+        }
+        if missing:
+            raise NotFound("some members are not users of this organisation", fields=missing)
+        await s.execute(delete(self.member_model).where(self._group_column() == row.id))
+        s.add_all(
+            self.member_model(**{self.group_key: row.id}, user_id=user_id, position=i)
+            for i, user_id in enumerate(member_ids)
+        )
+        await self.flush(s)
+
+    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
+        return [
+            *await extensions_targeting(s, self.kind, row.id),
+            *await channels_routing_to(s, self.kind, row.id),
+        ]
+
+    async def release(self, s: AsyncSession, row: Any) -> None:
+        await s.execute(delete(self.member_model).where(self._group_column() == row.id))
+
+
+class Teams(Groups):
     kind = "team"
     model = Team
     view_type = schema.GroupView
+    member_model = TeamMember
+    group_key = "team_id"
 
-    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
-        return await extensions_targeting(s, "team", row.id)
 
-
-class Queues(SimpleCollection):
+class Queues(Groups):
     kind = "queue"
     model = Queue
-    view_type = schema.GroupView
-
-    async def dependents(self, s: AsyncSession, row: Any) -> list[Dependent]:
-        return await extensions_targeting(s, "queue", row.id)
+    view_type = schema.QueueView
+    member_model = QueueMember
+    group_key = "queue_id"

@@ -79,7 +79,9 @@ async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> A
             SipExtension.target_ref,
         ).where(SipExtension.account_id == account_id)
     )
-    usernames = await _blf_usernames(reader, account_id, rows)
+    usernames = (
+        await _blf_usernames(reader, account_id, rows) if await _has_blf(reader, account_id) else {}
+    )
     keys = []
     for ext_id, extension, label, subtype, scope, owner_id, position, t_type, t_ref in rows:
         username = usernames.get((t_type, t_ref))
@@ -101,6 +103,15 @@ async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> A
         )
     keys.sort(key=lambda k: k.order)
     return AccountView(domains=domains, keys=tuple(keys))
+
+
+async def _has_blf(reader: Reader, account_id: str) -> bool:
+    """Whether the account's provider lets keys watch SIP users (else they are speed dials of
+    their extension, which the routing plan resolves)."""
+    rows = await reader.all(
+        select(ProviderAccount.provider).where(ProviderAccount.id == account_id)
+    )
+    return bool(rows) and provider_for(rows[0][0]).supports_blf
 
 
 async def _blf_usernames(

@@ -21,6 +21,8 @@ from deskprov.services.phones import NumberInventory, Phones
 from deskprov.services.provider_sync import ProviderSync
 from deskprov.services.provisioning_urls import ProvisioningUrls
 from deskprov.services.records import AuditEvents, Devices
+from deskprov.services.routing import Routing
+from deskprov.services.routing.twilio import TwilioVoice
 from deskprov.vendors.profile import load_profiles, templates_root
 from deskprov.vendors.render import Renderer
 
@@ -46,6 +48,8 @@ class Services:
     audit_events: AuditEvents
     provisioning_urls: ProvisioningUrls
     phone: PhoneService
+    routing: Routing
+    twilio_voice: TwilioVoice
 
     @classmethod
     def build(cls, deps: Deps, renderer: Renderer | None = None) -> Services:
@@ -55,6 +59,7 @@ class Services:
         provisioning_urls.phone = phone
         devices = Devices(deps)
         devices.log = device_log
+        routing = Routing(deps)
         return cls(
             deps=deps,
             api_keys=ApiKeys(deps),
@@ -75,6 +80,8 @@ class Services:
             audit_events=AuditEvents(deps),
             provisioning_urls=provisioning_urls,
             phone=phone,
+            routing=routing,
+            twilio_voice=TwilioVoice(deps, routing),
         )
 
 

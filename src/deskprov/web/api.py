@@ -15,6 +15,7 @@ from deskprov.errors import RateLimited, Unauthorized
 from deskprov.schemas import account as acc
 from deskprov.schemas import organisation as org
 from deskprov.schemas import provisioning as prov
+from deskprov.schemas import routing
 from deskprov.schemas.common import Page, PageQuery
 from deskprov.services.base import Collection, Scope
 from deskprov.services.organisation import authenticate
@@ -144,7 +145,7 @@ ENDPOINTS: list[Endpoint] = [
         "teams", "/teams", lambda s: s.teams, org.GroupView, org.GroupCreate, org.GroupUpdate
     ),
     *collection_endpoints(
-        "queues", "/queues", lambda s: s.queues, org.GroupView, org.GroupCreate, org.GroupUpdate
+        "queues", "/queues", lambda s: s.queues, org.QueueView, org.QueueCreate, org.QueueUpdate
     ),
     *collection_endpoints(
         "provider-accounts",
@@ -264,6 +265,16 @@ ENDPOINTS: list[Endpoint] = [
         "provisioning-urls",
         query=prov.PreviewQuery,
         response=prov.PreviewView,
+    ),
+    Endpoint(
+        "GET",
+        ACCOUNT + "/routes/{dialled}",
+        "routes.get",
+        "What a call from a SIP user (from=) to an extension, SIP username or number reaches",
+        lambda sv, sc, p, b, q: sv.routing.route(sc, p["dialled"], q),
+        "routes",
+        query=routing.RouteQuery,
+        response=routing.RouteView,
     ),
     *collection_endpoints(
         "devices", "/devices", lambda s: s.devices, org.DeviceView, deletable=False

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import jinja2
 import segno
 from aiohttp import web
+from pydantic import ValidationError
 from yarl import URL
 
 from deskprov.appkeys import API_KEY_FAILURES, KEYRING, SERVICES, SETTINGS
@@ -25,6 +26,7 @@ from deskprov.errors import AppError, Forbidden, InUse, RateLimited, Unauthorize
 from deskprov.providers.base import TWILIO_EDGES, provider_for
 from deskprov.schemas import account as acc
 from deskprov.schemas.common import PageQuery
+from deskprov.schemas.routing import RouteQuery
 from deskprov.services.base import Scope
 from deskprov.services.organisation import actor_for_key_id, authenticate
 from deskprov.services.registry import Services
@@ -413,7 +415,24 @@ async def _extensions(sv: Services, scope: Scope, request: web.Request) -> dict[
         "teams": (await sv.teams.list(top, ALL)).items,
         "queues": (await sv.queues.list(top, ALL)).items,
         **await _people(sv, scope),
+        **await _where(sv, scope, request),
     }
+
+
+async def _where(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
+    """The "where does this go?" box: the route API's answer for ?dialled=&from=."""
+    dialled, caller = request.query.get("dialled", ""), request.query.get("from", "")
+    found: dict[str, Any] = {"dialled": dialled, "caller": caller, "route": None, "route_error": ""}
+    if not dialled:
+        return found
+    try:
+        query = RouteQuery.model_validate({"from": caller} if caller else {})
+        found["route"] = await sv.routing.route(scope, dialled, query)
+    except ValidationError:
+        found["route_error"] = "That is not a SIP username."
+    except AppError as exc:
+        found["route_error"] = "; ".join([exc.message, *exc.fields.values()])
+    return found
 
 
 async def _provisioning(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
