@@ -56,9 +56,14 @@ def post_user(base: str, api_key: str, email: str) -> tuple[int, str | None]:
 
 
 def burst(
-    base: str, api_key: str, per_writer: int, stop: threading.Event
+    base: str,
+    api_key: str,
+    per_writer: int,
+    stop: threading.Event,
+    results: list[tuple[int, str | None]] | None = None,
 ) -> list[tuple[int, str | None]]:
-    results: list[tuple[int, str | None]] = []
+    """``results`` (when given) fills while the writers run, so a caller can watch it."""
+    results = [] if results is None else results
     lock = threading.Lock()
 
     def writer(n: int) -> None:
@@ -105,16 +110,19 @@ def test_every_write_answered_201_survives_sigkill(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{env['DESKPROV_PORT']}"
     stop = threading.Event()
     with server(env, tmp_path) as process:
-        outcome: list[list[tuple[int, str | None]]] = []
-        writers = threading.Thread(target=lambda: outcome.append(burst(base, api_key, 400, stop)))
+        results: list[tuple[int, str | None]] = []
+        writers = threading.Thread(target=burst, args=(base, api_key, 400, stop, results))
         writers.start()
-        # Kill once a good number of writes have been answered, while writers are still busy.
-        time.sleep(1.5)
+        # Kill once a good number of writes have been answered, while writers are still busy
+        # (counted, not timed: a loaded machine answers fewer in a given time).
+        deadline = time.monotonic() + 60
+        while sum(status == 201 for status, _ in list(results)) < 100:
+            assert time.monotonic() < deadline, "the server answered too few writes"
+            time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         stop.set()
         writers.join()
-    results = outcome[0]
     answered = [user_id for status, user_id in results if status == 201]
     assert {status for status, _ in results} <= {201, 0}, "only 201s, then refused connections"
     assert 50 < len(answered) < WRITERS * 400, len(answered)
