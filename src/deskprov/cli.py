@@ -1,4 +1,5 @@
-"""The command line: serve, db upgrade, org create, demo, route, sync, keys list|rotate|retire."""
+"""The command line: serve, db upgrade, org create, demo, route, sync, keys list|rotate|retire,
+kamailio config."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import gc
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -65,6 +67,32 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="take in what exists only at the provider",
     )
+
+    kamailio = commands.add_parser("kamailio", help="the SIP service of whippy_phone domains")
+    kamailio_commands = kamailio.add_subparsers(dest="kamailio_command", required=True)
+    config = kamailio_commands.add_parser(
+        "config",
+        help="print a complete kamailio.cfg for the configured database (and bring the "
+        "registrar tables up to date)",
+    )
+    config.add_argument(
+        "--listen", default="0.0.0.0:5060", help="SIP address, UDP and TCP (default 0.0.0.0:5060)"
+    )
+    config.add_argument(
+        "--state-db",
+        default="/var/lib/kamailio/deskprov-state.sqlite",
+        help="Kamailio's own state file (BLF publications), created if missing",
+    )
+    config.add_argument(
+        "--db-url",
+        help="PostgreSQL only: the URL Kamailio uses (postgres://user:pass@host:port/db) instead "
+        "of a read-only role created for it",
+    )
+    config.add_argument(
+        "--db-role",
+        default="deskprov_kamailio",
+        help="PostgreSQL only: the read-only role made for Kamailio (a new password each run)",
+    )
     return parser
 
 
@@ -90,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_demo(settings))
     if args.command == "route":
         return asyncio.run(_route(settings, args.account, args.dialled, args.caller, args.json))
+    if args.command == "kamailio":
+        return asyncio.run(_kamailio_config(settings, args))
     if args.command == "keys":
         return asyncio.run(_keys(settings, args.keys_command, getattr(args, "kid", None)))
     if args.command == "sync":
@@ -345,3 +375,50 @@ async def _sync(settings: Settings, account_id: str, repair: bool, import_: bool
     print(json.dumps(report.model_dump(mode="json"), indent=2))
     drift = report.missing_at_provider or report.unknown_at_provider or report.different
     return 3 if drift else 0
+
+
+async def _kamailio_config(settings: Settings, args: argparse.Namespace) -> int:
+    """The kamailio.cfg on standard output; what was done for it on standard error."""
+    from pathlib import Path
+
+    from deskprov.db import migrate
+    from deskprov.registrar import config as kc
+    from deskprov.registrar.sync import sync_all
+    from deskprov.services.offline import offline_deps
+
+    state_db = Path(args.state_db).absolute()
+    try:
+        kc.parse_host_port(args.listen, "--listen")  # refused before anything is done
+        rpc_host, rpc_port = kc.rpc_address(settings.kamailio_rpc_url)
+        if args.db_url and not re.match(r"^postgres://[^\s\"]+$", args.db_url):
+            raise kc.ConfigError("--db-url must look like postgres://user:pass@host:port/db")
+        async with offline_deps(settings) as deps:
+            if not await migrate.is_current(deps.db.engine):
+                raise kc.ConfigError(
+                    "the database schema is not current: run `deskprov db upgrade`"
+                )
+            changed = await sync_all(deps.db, deps.box, settings.whippy_sip_suffix)
+            if settings.is_sqlite:
+                db = kc.sqlite_db(settings.database_url)
+            elif args.db_url:
+                db = kc.KamailioDb("postgresql", args.db_url)
+            else:
+                password = await kc.grant_read_only_role(deps.db.engine, args.db_role)
+                db = kc.postgres_db(settings.database_url, args.db_role, password)
+        config = kc.for_settings(settings, listen=args.listen, db=db, state_db=state_db)
+        text = config.render()
+        kc.ensure_state_db(state_db)
+    except (kc.ConfigError, OSError) as exc:
+        print(f"deskprov: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    notes = [f"registrar tables up to date ({changed} row(s) changed)"]
+    if db.kind == "postgresql" and not args.db_url:
+        notes.append(f"Kamailio reads as the role {args.db_role} (SELECT on its tables only)")
+    if not settings.kamailio_rpc_url:
+        notes.append(
+            f"for deskprov to show registrations, set "
+            f"DESKPROV_KAMAILIO_RPC_URL=http://{rpc_host}:{rpc_port}/RPC"
+        )
+    print("deskprov: " + "; ".join(notes), file=sys.stderr)
+    return 0

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+HOST_PORT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})(?::[0-9]{1,5})?$")
+RPC_URL = re.compile(r"^http://[A-Za-z0-9.-]+:[0-9]{1,5}/RPC$")
 
 
 class Secret(Generic[T]):
@@ -50,6 +54,10 @@ class Settings:
     twilio_timeout: float = 10.0  # seconds for one call to Twilio, in all
     max_body_bytes: int = field(default=1024 * 1024)
     access_log: bool = True
+    # Kamailio (whippy_phone's registrar): its JSON-RPC URL ("" = not configured, registrations
+    # are then reported unreachable) and the optional gateway for calls to phone numbers.
+    kamailio_rpc_url: str = ""
+    kamailio_pstn_gateway: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +76,17 @@ class Settings:
         access_log = get("ACCESS_LOG", "on").lower()
         if access_log not in ("on", "off"):
             raise SettingsError(f"DESKPROV_ACCESS_LOG must be on or off, not {access_log!r}")
+        rpc_url = get("KAMAILIO_RPC_URL", "")
+        if rpc_url and not RPC_URL.match(rpc_url):
+            raise SettingsError(
+                "DESKPROV_KAMAILIO_RPC_URL must look like http://127.0.0.1:5071/RPC, "
+                f"not {rpc_url!r}"
+            )
+        gateway = get("KAMAILIO_PSTN_GATEWAY", "").removeprefix("sip:")
+        if gateway and not HOST_PORT.match(gateway):
+            raise SettingsError(
+                f"DESKPROV_KAMAILIO_PSTN_GATEWAY must be host[:port], not {gateway!r}"
+            )
         return cls(
             database_url=get("DATABASE_URL", cls.database_url),
             host=host,
@@ -77,6 +96,8 @@ class Settings:
             whippy_sip_suffix=get("WHIPPY_SIP_SUFFIX", cls.whippy_sip_suffix).strip("."),
             twilio_api_url=get("TWILIO_API_URL", cls.twilio_api_url).rstrip("/"),
             access_log=access_log == "on",
+            kamailio_rpc_url=rpc_url,
+            kamailio_pstn_gateway=gateway,
         )
 
     @property

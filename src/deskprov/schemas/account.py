@@ -99,6 +99,21 @@ class SipUserUpdate(Body):
     user_id: Id | None = None
 
 
+class RegistrationView(View):
+    contact: str
+    user_agent: str | None
+    expires_at: Timestamp | None
+
+
+RegistrarState = Annotated[
+    Literal["ok", "unreachable"] | None,
+    Field(
+        description="on reads of whippy_phone SIP users: whether deskprov's registrar (Kamailio) "
+        "was asked (ok) or could not be (unreachable); null on writes and other providers"
+    ),
+]
+
+
 class SipUserView(View):
     id: str
     username: str
@@ -112,6 +127,10 @@ class SipUserView(View):
         description="imported from the provider, which never tells passwords: set one"
     )
     created_at: Timestamp
+    registrations: list[RegistrationView] = Field(
+        default_factory=list, description="contacts registered for this SIP user, any domain"
+    )
+    registrar: RegistrarState = None
 
 
 class RevealedPassword(View):

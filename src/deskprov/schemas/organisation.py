@@ -181,6 +181,11 @@ class DeviceView(View):
     last_ip: str | None
     last_file: str | None
     last_result: str | None
+    registered: bool | None = Field(
+        default=None,
+        description="whether deskprov's registrar (whippy_phone) has a registration from this "
+        "phone (matched by MAC or address); null when it cannot tell",
+    )
 
 
 class AuditEventView(View):

@@ -38,6 +38,7 @@ from deskprov.providers.base import SipHost, Undo, attach, detach, provider_for
 from deskprov.schemas import account as schema
 from deskprov.schemas import organisation as org_schema
 from deskprov.security.secretbox import credentials_binding, sip_password_binding
+from deskprov.services import registrations
 from deskprov.services.base import (
     Collection,
     Scope,
@@ -906,3 +907,8 @@ class SipUsers(HostedCollection):
             *await extensions_targeting(s, "sip_user", row.id),
             *await channels_routing_to(s, "sip_user", row.id),
         ]
+
+    async def decorate(
+        self, scope: Scope, views: list[schema.SipUserView]
+    ) -> list[schema.SipUserView]:
+        return await registrations.for_sip_users(self.deps, scope, views)

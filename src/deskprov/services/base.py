@@ -29,6 +29,7 @@ from deskprov.errors import (
     Unsupported,
 )
 from deskprov.providers.base import Provider, provider_for
+from deskprov.registrar import sync as registrar
 from deskprov.schemas.common import Page, PageQuery, View
 from deskprov.security.keyring import Keys
 from deskprov.security.secretbox import SecretBox
@@ -203,6 +204,11 @@ class Collection(Generic[M, V]):
         """What this caller may see of a read (everything, unless a subclass says otherwise)."""
         return view
 
+    async def decorate(self, scope: Scope, views: list[V]) -> list[V]:
+        """What a read adds from outside the database (another service), after its transaction
+        has ended (nothing by default)."""
+        return views
+
     # shared steps --------------------------------------------------------------------------
     async def account(self, s: AsyncSession, scope: Scope) -> ProviderAccount:
         """The scope's provider account, checked against the organisation and provider."""
@@ -250,9 +256,18 @@ class Collection(Generic[M, V]):
     async def audit(
         self, s: AsyncSession, scope: Scope, action: str, row_id: str | None, **detail: Any
     ) -> None:
-        """Record the change and bump the organisation's data version (configs depend on it)."""
+        """Record the change and bump the organisation's data version (configs depend on it);
+        the registrar tables Kamailio reads follow the change in the same transaction."""
         if action in CHANGES:
             await bump_data_version(s, scope.actor.org_id)
+            await registrar.follow(
+                s,
+                self.deps.box,
+                self.deps.settings.whippy_sip_suffix,
+                self.kind,
+                scope.account_id,
+                row_id,
+            )
         await record(
             s,
             self.deps,
@@ -281,12 +296,14 @@ class Collection(Generic[M, V]):
                 s, select(self.model).where(*self.scoped(scope)), self.model, page
             )
             items = [self.redact(scope, await self.view(s, r)) for r in rows]
-            return Page[Any](items=items, next_cursor=next_cursor)
+        return Page[Any](items=await self.decorate(scope, items), next_cursor=next_cursor)
 
     async def get(self, scope: Scope, row_id: str) -> V:
         scope.actor.require(self.read_role)
         async with self.deps.db.read() as s:
-            return self.redact(scope, await self.view(s, await self.load(s, scope, row_id)))
+            view = self.redact(scope, await self.view(s, await self.load(s, scope, row_id)))
+        (decorated,) = await self.decorate(scope, [view])
+        return decorated
 
     async def deletable(self, s: AsyncSession, scope: Scope, row_id: str) -> M:
         """The row, unless something still uses it (``in_use``)."""

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskprov.db.models import AuditEvent, Device
 from deskprov.schemas import organisation as schema
 from deskprov.schemas.common import Page, PageQuery
+from deskprov.services import registrations
 from deskprov.services.base import Collection, Scope, iso
 from deskprov.services.device_log import DeviceLog
 
@@ -15,6 +16,11 @@ class Devices(Collection[Device, schema.DeviceView]):
     kind = "device"
     model = Device
     log: DeviceLog  # set by the registry: notes not yet written are written before a read
+
+    async def decorate(
+        self, scope: Scope, views: list[schema.DeviceView]
+    ) -> list[schema.DeviceView]:
+        return await registrations.for_devices(self.deps, views)
 
     async def list(self, scope: Scope, page: PageQuery) -> Page[schema.DeviceView]:
         await self.log.flush()

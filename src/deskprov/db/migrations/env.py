@@ -3,6 +3,7 @@
 from alembic import context
 
 from deskprov.db.models import Base
+from deskprov.registrar import tables as _registrar_tables  # noqa: F401 (their metadata)
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -1,0 +1,170 @@
+"""The registrar tables follow deskprov's data, inside the transaction that changes it.
+
+``follow`` is called by every audited change (``services.base.Collection.audit``): when the
+change can alter what Kamailio must know (a SIP user, an attachment), the rows of the
+``whippy_phone`` account it belongs to are derived again and only the differences are written.
+A SIP user's own change re-derives that user's rows only; an attachment re-derives the account.
+
+Phase 2 (the routing plan) derives its rows here too: add its resource kinds to
+``FOLLOWED_KINDS`` (or a second set) and a second derivation next to ``sync_account``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from deskprov.db.engine import Database
+from deskprov.db.models import CredentialAttachment, ProviderAccount, SipDomain, SipUser
+from deskprov.providers.base import provider_for
+from deskprov.registrar.tables import KamailioSubscriber
+from deskprov.security.secretbox import SecretBox, sip_password_binding
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "whippy_phone"  # the provider whose SIP domains our Kamailio serves
+
+# Changes that can alter a subscriber row. Deleting a domain or a list is refused while an
+# attachment or a SIP user uses it, and their PATCH changes names only: neither matters here.
+FOLLOWED_KINDS = frozenset({"sip_user", "credential_attachment"})
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    username: str
+    domain: str
+    ha1: str
+    ha1b: str
+    sip_user_id: str
+
+
+def digests(username: str, domain: str, password: str) -> tuple[str, str]:
+    """``ha1`` and ``ha1b`` of RFC 2617 digest authentication, the realm being the domain."""
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    return md5(f"{username}:{domain}:{password}"), md5(f"{username}@{domain}:{domain}:{password}")
+
+
+async def follow(
+    s: AsyncSession,
+    box: SecretBox,
+    suffix: str,
+    kind: str,
+    account_id: str | None,
+    row_id: str | None,
+) -> None:
+    """Bring the registrar rows up to date after a change of ``kind`` (inside its transaction)."""
+    if kind not in FOLLOWED_KINDS or account_id is None:
+        return
+    await s.flush()  # the change itself first: the derivation reads it back
+    provider = await s.scalar(
+        select(ProviderAccount.provider).where(ProviderAccount.id == account_id)
+    )
+    if provider != PROVIDER:
+        return
+    only = row_id if kind == "sip_user" else None
+    await sync_account(s, box, suffix, account_id, sip_user_id=only)
+
+
+async def sync_account(
+    s: AsyncSession,
+    box: SecretBox,
+    suffix: str,
+    account_id: str,
+    *,
+    sip_user_id: str | None = None,
+) -> int:
+    """Make the account's subscriber rows (or one SIP user's) what its data says.
+
+    Returns how many rows were written or removed."""
+    wanted = await _wanted(s, box, suffix, account_id, sip_user_id)
+    where = [KamailioSubscriber.account_id == account_id]
+    if sip_user_id is not None:
+        where.append(KamailioSubscriber.sip_user_id == sip_user_id)
+    have: dict[tuple[str, str], tuple[int, Subscriber]] = {}
+    for row_id, username, domain, ha1, ha1b, owner in await s.execute(
+        select(
+            KamailioSubscriber.id,
+            KamailioSubscriber.username,
+            KamailioSubscriber.domain,
+            KamailioSubscriber.ha1,
+            KamailioSubscriber.ha1b,
+            KamailioSubscriber.sip_user_id,
+        ).where(*where)
+    ):
+        have[(username, domain)] = (row_id, Subscriber(username, domain, ha1, ha1b, owner))
+    stale = [row_id for key, (row_id, row) in have.items() if wanted.get(key) != row]
+    fresh = [row for key, row in wanted.items() if key not in have or have[key][1] != row]
+    if stale:
+        await s.execute(delete(KamailioSubscriber).where(KamailioSubscriber.id.in_(stale)))
+    if fresh:
+        await s.execute(
+            insert(KamailioSubscriber),
+            [
+                {
+                    "username": r.username,
+                    "domain": r.domain,
+                    "ha1": r.ha1,
+                    "ha1b": r.ha1b,
+                    "account_id": account_id,
+                    "sip_user_id": r.sip_user_id,
+                }
+                for r in fresh
+            ],
+        )
+    return len(stale) + len(fresh)
+
+
+async def _wanted(
+    s: AsyncSession, box: SecretBox, suffix: str, account_id: str, sip_user_id: str | None
+) -> dict[tuple[str, str], Subscriber]:
+    """One row per SIP user and domain its credential list is attached to."""
+    stmt = (
+        select(SipUser.id, SipUser.username, SipUser.password_sealed, SipDomain.prefix)
+        .join(
+            CredentialAttachment,
+            CredentialAttachment.credential_list_id == SipUser.credential_list_id,
+        )
+        .join(SipDomain, SipDomain.id == CredentialAttachment.sip_domain_id)
+        .where(SipUser.account_id == account_id)
+    )
+    if sip_user_id is not None:
+        stmt = stmt.where(SipUser.id == sip_user_id)
+    provider = provider_for(PROVIDER)
+    passwords: dict[str, str] = {}
+    wanted: dict[tuple[str, str], Subscriber] = {}
+    for user_id, username, sealed, prefix in await s.execute(stmt):
+        password = passwords.get(user_id)
+        if password is None:
+            password = passwords[user_id] = box.open(sealed, binding=sip_password_binding(user_id))
+        domain = provider.domain_for(prefix, suffix)
+        ha1, ha1b = digests(username, domain, password)
+        wanted[(username, domain)] = Subscriber(username, domain, ha1, ha1b, user_id)
+    return wanted
+
+
+async def sync_all(db: Database, box: SecretBox, suffix: str) -> int:
+    """Every ``whippy_phone`` account, one transaction each: for data from before the tables
+    existed, or after ``DESKPROV_WHIPPY_SIP_SUFFIX`` changed. Returns the rows changed."""
+    async with db.read() as s:
+        accounts = list(
+            (
+                await s.scalars(
+                    select(ProviderAccount.id)
+                    .where(ProviderAccount.provider == PROVIDER)
+                    .order_by(ProviderAccount.id)
+                )
+            ).all()
+        )
+    changed = 0
+    for account_id in accounts:
+        async with db.write() as s:
+            changed += await sync_account(s, box, suffix, account_id)
+    log.info("registrar tables: %d account(s) checked, %d row(s) changed", len(accounts), changed)
+    return changed

@@ -1,0 +1,174 @@
+"""sipp scenarios: what a desk phone sends, written out in full.
+
+``[service]``, ``[domain]`` and other ``-key`` values are filled in by sipp; what sipp does not
+fill inside XML attributes (expected codes, waits) is filled in here.
+"""
+
+from __future__ import annotations
+
+import re
+
+SDP = """v=0
+o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+"""
+
+
+def _scenario(name: str, body: str) -> str:
+    head = '<?xml version="1.0" encoding="ISO-8859-1" ?>'
+    return f'{head}\n<scenario name="{name}">\n{body}</scenario>\n'
+
+
+def _send(message: str, retrans: bool = True) -> str:
+    attribute = ' retrans="500"' if retrans else ""
+    return f"  <send{attribute}><![CDATA[\n{message.strip()}\n\n]]></send>\n"
+
+
+def _request(method: str, cseq: int, *, to: str, extra: str = "", body: str = "") -> str:
+    headers = f"""{method} sip:{to}@[domain] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:{to}@[domain]>
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+{extra}"""
+    if body:
+        return f"{headers}Content-Type: application/sdp\nContent-Length: [len]\n\n{body}"
+    return f"{headers}Content-Length: 0\n"
+
+
+def register(expect: int, *, user_agent: str = "deskprov-test", contact_port: str = "") -> str:
+    """REGISTER, answer the 401 challenge with the password, expect ``expect``."""
+    contact = f"Contact: <sip:[service]@[local_ip]:{contact_port or '[local_port]'}>\n"
+    extra = f"{contact}Expires: 300\nUser-Agent: {user_agent}\n"
+    return _scenario(
+        "register",
+        _send(_request("REGISTER", 1, to="[service]", extra=extra))
+        + '  <recv response="401" auth="true"/>\n'
+        + _send(_request("REGISTER", 2, to="[service]", extra=extra + "[authentication]\n"))
+        + f'  <recv response="{expect}"/>\n',
+    )
+
+
+def _ack(cseq: int) -> str:
+    return f"""ACK sip:[target]@[domain] SIP/2.0
+[last_Via:]
+From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[target]@[domain]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} ACK
+Max-Forwards: 70
+Content-Length: 0
+"""
+
+
+def _in_dialog(method: str, cseq: int) -> str:
+    return f"""{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[routes]
+From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[target]@[domain]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+Content-Length: 0
+"""
+
+
+def call(expect: int) -> str:
+    """INVITE ``[target]`` (answering the 407 challenge); 200: ACK, talk a moment, BYE.
+    Else expect that final answer."""
+    contact = "Contact: <sip:[service]@[local_ip]:[local_port]>\n"
+    steps = (
+        _send(_request("INVITE", 1, to="[target]", extra=contact, body=SDP))
+        + '  <recv response="100" optional="true"/>\n'
+        + '  <recv response="407" auth="true"/>\n'
+        + _send(_ack(1), retrans=False)
+        + _send(
+            _request("INVITE", 2, to="[target]", extra=contact + "[authentication]\n", body=SDP)
+        )
+        + '  <recv response="100" optional="true"/>\n'
+    )
+    if expect != 200:
+        steps += f'  <recv response="{expect}"/>\n' + _send(_ack(2), retrans=False)
+        return _scenario("refused call", steps)
+    steps += (
+        '  <recv response="180" optional="true"/>\n'
+        '  <recv response="200" rrs="true"/>\n'
+        + _send(_in_dialog("ACK", 2), retrans=False)
+        + '  <pause milliseconds="300"/>\n'
+        + _send(_in_dialog("BYE", 3))
+        + '  <recv response="200"/>\n'
+    )
+    return _scenario("call", steps)
+
+
+def _reply(status: str, *, tag: bool = True, body: str = "") -> str:
+    head = f"""SIP/2.0 {status}
+[last_Via:]
+[last_Record-Route:]
+[last_From:]
+[last_To:]{";tag=[pid]SIPpTag01[call_number]" if tag else ""}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+"""
+    if body:
+        return f"{head}Content-Type: application/sdp\nContent-Length: [len]\n\n{body}"
+    return f"{head}Content-Length: 0\n"
+
+
+def callee() -> str:
+    """A phone that rings, answers, and hangs up when the caller does."""
+    return _scenario(
+        "callee",
+        '  <recv request="INVITE" crlf="true"/>\n'
+        + _send(_reply("180 Ringing"), retrans=False)
+        + '  <pause milliseconds="200"/>\n'
+        + _send(_reply("200 OK", body=SDP))
+        + '  <recv request="ACK" crlf="true"/>\n'
+        + '  <recv request="BYE"/>\n'
+        + _send(_reply("200 OK", tag=False), retrans=False),
+    )
+
+
+def watch(notifies: int) -> str:
+    """A BLF key: SUBSCRIBE to ``[target]``'s dialogs (Event: dialog), answer ``notifies``
+    NOTIFYs."""
+    extra = (
+        "Contact: <sip:[service]@[local_ip]:[local_port]>\nEvent: dialog\n"
+        "Accept: application/dialog-info+xml\nExpires: 120\n"
+    )
+    ok = """SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[service]@[local_ip]:[local_port]>
+Content-Length: 0
+"""
+    steps = (
+        _send(_request("SUBSCRIBE", 1, to="[target]", extra=extra))
+        + '  <recv response="407" auth="true"/>\n'
+        + _send(_request("SUBSCRIBE", 2, to="[target]", extra=extra + "[authentication]\n"))
+        + '  <recv response="200"/>\n'
+    )
+    for _ in range(notifies):
+        steps += '  <recv request="NOTIFY"/>\n' + _send(ok, retrans=False)
+    return _scenario("blf watcher", steps)
+
+
+def dialog_states(messages: str) -> list[str]:
+    """The dialog states in the NOTIFY bodies a watcher received, in order."""
+    return re.findall(r"<state>\s*(\w+)\s*</state>", messages)
+
+
+def statuses(messages: str) -> list[str]:
+    """The status lines of the responses sipp received."""
+    return re.findall(r"^SIP/2\.0 (\d{3} [^\r\n]*)", messages, re.MULTILINE)

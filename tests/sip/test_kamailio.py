@@ -1,0 +1,184 @@
+"""deskprov's SIP service end to end: the real Kamailio with the configuration deskprov
+generates, reading the test's database (SQLite, or PostgreSQL as a read-only role), and sipp
+playing the phones with the credentials they were served."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from deskprov.appkeys import SERVICES
+from deskprov.settings import Settings
+from tests import phone_parsers
+from tests.api.test_phone import (
+    FANVIL_MAC,
+    FANVIL_UA,
+    POLYCOM_MAC,
+    POLYCOM_UA,
+    YEALINK_MAC,
+    YEALINK_UA,
+    fetch,
+)
+from tests.conftest import Api
+from tests.factories import attach, make_list, make_sip_user, make_url, make_user, sip_setup
+from tests.sip import scenarios
+from tests.sip.harness import Kamailio, Phone, free_port, kamailio_db, needs_kamailio
+from tests.sip.harness import running_kamailio as start_kamailio
+
+pytestmark = needs_kamailio
+PASSWORD = "Sup3rSecretPass"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The app asks Kamailio (started below) for registrations."""
+    return replace(settings, kamailio_rpc_url=f"http://127.0.0.1:{free_port()}/RPC")
+
+
+@pytest.fixture
+async def kamailio(
+    settings: Settings, client: TestClient, tmp_path: Path
+) -> AsyncIterator[Kamailio]:
+    db = await kamailio_db(settings, client.app[SERVICES].deps.db.engine)
+    async with start_kamailio(tmp_path, settings, db) as running:
+        yield running
+
+
+async def served_credentials(client: TestClient, url: dict[str, Any]) -> tuple[str, str, str]:
+    """(username, password, domain) of line 1, from the file the vendor's phone fetches."""
+    vendor = url["vendor"]
+    if vendor == "polycom":
+        resp = await fetch(client, url, f"{POLYCOM_MAC}-deskprov.cfg", POLYCOM_UA)
+        p = phone_parsers.polycom_params(await resp.read())
+        return p["reg.1.auth.userId"], p["reg.1.auth.password"], p["reg.1.server.1.address"]
+    if vendor == "yealink":
+        resp = await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+        y = phone_parsers.yealink_cfg(await resp.read())
+        return (
+            y["account.1.user_name"],
+            y["account.1.password"],
+            y["account.1.sip_server.1.address"],
+        )
+    resp = await fetch(client, url, f"{FANVIL_MAC}.cfg", FANVIL_UA)
+    line = phone_parsers.fanvil(await resp.read()).lines[1]
+    return line.user, line.password, line.server
+
+
+async def test_each_vendor_registers_with_what_it_was_served(
+    api: Api, client: TestClient, kamailio: Kamailio, tmp_path: Path
+) -> None:
+    s = await sip_setup(api, "whippy_phone")
+    pa, sip_user = s["pa"], s["sip_user"]
+    agents = {"polycom": POLYCOM_UA, "yealink": YEALINK_UA, "fanvil": FANVIL_UA}
+    urls = [await make_url(api, pa, s["user"]["id"], vendor) for vendor in agents]
+    devices = (await api.get("/devices"))["items"]
+    assert devices == []
+    for url in urls:
+        username, password, domain = await served_credentials(client, url)
+        assert (username, password, domain) == (
+            sip_user["username"],
+            PASSWORD,
+            s["domain"]["domain"],
+        )
+        phone = Phone(kamailio, tmp_path, username, password, domain)
+        agent = agents[url["vendor"]]
+        # Before it registers, the devices view says the phone is not registered.
+        device = next(
+            d for d in (await api.get("/devices"))["items"] if d["vendor"] == url["vendor"]
+        )
+        assert device["registered"] is False
+        (await phone.run(scenarios.register(200, user_agent=agent))).check()
+        device = next(
+            d for d in (await api.get("/devices"))["items"] if d["vendor"] == url["vendor"]
+        )
+        assert device["registered"] is True
+        wrong = Phone(kamailio, tmp_path, username, "Not-the-Passw0rd", domain)
+        refused = (await wrong.run(scenarios.register(403))).check()
+        assert "403 Forbidden - wrong credentials" in scenarios.statuses(refused.messages)
+
+    read = await api.get(f"/provider-accounts/{pa}/sip-users/{sip_user['id']}")
+    assert read["registrar"] == "ok"
+    assert sorted(r["user_agent"] for r in read["registrations"]) == sorted(agents.values())
+    assert all(
+        r["contact"].startswith(f"sip:{sip_user['username']}@127.0.0.1:")
+        for r in read["registrations"]
+    )
+    assert all(r["expires_at"] for r in read["registrations"])
+    listed = await api.get(f"/provider-accounts/{pa}/sip-users")
+    assert [len(u["registrations"]) for u in listed["items"]] == [3]
+
+
+async def test_changes_count_at_the_next_register(
+    api: Api, kamailio: Kamailio, tmp_path: Path
+) -> None:
+    s = await sip_setup(api, "whippy_phone")
+    pa, username, domain = s["pa"], s["sip_user"]["username"], s["domain"]["domain"]
+    path = f"/provider-accounts/{pa}/sip-users/{s['sip_user']['id']}"
+
+    def phone(password: str) -> Phone:
+        return Phone(kamailio, tmp_path, username, password, domain)
+
+    (await phone(PASSWORD).run(scenarios.register(200))).check()
+    # A password changed through the API: the old one is refused, the new one accepted.
+    await api.patch(path, {"password": "N3w-Passw0rd-Here"})
+    (await phone(PASSWORD).run(scenarios.register(403))).check()
+    (await phone("N3w-Passw0rd-Here").run(scenarios.register(200))).check()
+    # Moved to a list attached to no domain, then back.
+    lonely = await make_list(api, pa)
+    await api.patch(path, {"credential_list_id": lonely["id"]})
+    (await phone("N3w-Passw0rd-Here").run(scenarios.register(403))).check()
+    await api.patch(path, {"credential_list_id": s["list"]["id"]})
+    (await phone("N3w-Passw0rd-Here").run(scenarios.register(200))).check()
+    # The attachment removed.
+    attachments = await api.get(f"/provider-accounts/{pa}/credential-attachments")
+    await api.delete(
+        f"/provider-accounts/{pa}/credential-attachments/{attachments['items'][0]['id']}"
+    )
+    (await phone("N3w-Passw0rd-Here").run(scenarios.register(403))).check()
+    await attach(api, pa, s["domain"]["id"], s["list"]["id"])
+    (await phone("N3w-Passw0rd-Here").run(scenarios.register(200))).check()
+    # Deleted.
+    await api.delete(path)
+    (await phone("N3w-Passw0rd-Here").run(scenarios.register(403))).check()
+
+
+async def test_calls_and_busy_lamps(api: Api, kamailio: Kamailio, tmp_path: Path) -> None:
+    s = await sip_setup(api, "whippy_phone")
+    pa, domain, cred_list = s["pa"], s["domain"]["domain"], s["list"]["id"]
+    bob_user = await make_user(api, name="Bob")
+    await make_sip_user(api, pa, cred_list, username="bob", user_id=bob_user["id"])
+    await make_sip_user(api, pa, cred_list, username="carol")  # never registers
+    alice = s["sip_user"]["username"]
+
+    def phone(username: str, password: str = PASSWORD) -> Phone:
+        return Phone(kamailio, tmp_path, username, password, domain)
+
+    # Bob's phone: registered, waiting for a call on its own port.
+    bob_phone = phone("bob")
+    ringing = await bob_phone.start(scenarios.callee())
+    register = scenarios.register(200, contact_port=str(bob_phone.port))
+    (await phone("bob").run(register)).check()
+    # Alice's BLF key on Bob: 200, a first NOTIFY, then one per state of Bob's call.
+    watcher = await phone(alice).start(scenarios.watch(notifies=4), target="bob")
+    await kamailio.wait_for_log("on behalf of sip:bob@")
+    (await phone(alice).run(scenarios.call(200), target="bob")).check()
+    (await ringing).check()
+    watched = (await watcher).check()
+    assert "200 OK" in scenarios.statuses(watched.messages)[1]
+    states = scenarios.dialog_states(watched.messages)
+    assert states[1:] == ["early", "confirmed", "terminated"], states
+
+    # Unknown user, user not registered, a phone number with no gateway, another domain.
+    refused = {
+        "nobody": (404, "404 Not Found - no such user"),
+        "carol": (480, "480 Temporarily Unavailable - not registered"),
+        "+14155550100": (403, "403 Forbidden - no PSTN gateway for calls to phone numbers"),
+    }
+    for target, (code, line) in refused.items():
+        sipped = (await phone(alice).run(scenarios.call(code), target=target)).check()
+        assert line in scenarios.statuses(sipped.messages)
