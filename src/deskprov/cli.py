@@ -240,7 +240,7 @@ async def _org_create(settings: Settings, name: str, as_json: bool) -> int:
 
 
 async def _demo(settings: Settings) -> int:
-    from deskprov.services.demo import demo
+    from deskprov.services.demo import SIP_PREFIX, demo
     from deskprov.services.offline import offline_deps
     from deskprov.services.registry import Services
 
@@ -255,6 +255,17 @@ async def _demo(settings: Settings) -> int:
         print(f"  {url.curl()}")
     if result.account_id:
         print(f"\nwhere a key's call goes: deskprov route {result.account_id} 600 --from alice")
+    domain = f"{SIP_PREFIX}.sip.{settings.whippy_sip_suffix}"
+    print(
+        f"\nSIP: these phones register at {domain} as alice (key 102 is a BLF key on bob). "
+        "To run the "
+        "SIP service on this machine (Kamailio installed, see README, 'Run your own SIP "
+        "service'):\n"
+        "  deskprov kamailio config --listen 127.0.0.1:5060 --state-db ./kamailio-state.sqlite "
+        "> kamailio.cfg && kamailio -f kamailio.cfg -DD -E\n"
+        f"then register a SIP client as sip:alice@{domain} through 127.0.0.1:5060 with the "
+        "password in alice's files above (or baresip: see the README)."
+    )
     return 0
 
 

@@ -67,7 +67,7 @@ Content-Length: 0
 """
 
 
-def _in_dialog(method: str, cseq: int) -> str:
+def _in_dialog(method: str, cseq: int, extra: str = "") -> str:
     return f"""{method} [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [routes]
@@ -76,13 +76,14 @@ To: <sip:[target]@[domain]>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: {cseq} {method}
 Max-Forwards: 70
-Content-Length: 0
+{extra}Content-Length: 0
 """
 
 
 def call(expect: int) -> str:
-    """INVITE ``[target]`` (answering the 407 challenge); 200: ACK, talk a moment, BYE.
-    Else expect that final answer."""
+    """INVITE ``[target]`` (answering the 407 challenge); 200: ACK, a blind transfer of the
+    callee to ``[transfer_to]`` (REFER inside the call, 202 from the callee), BYE. Else expect
+    that final answer."""
     contact = "Contact: <sip:[service]@[local_ip]:[local_port]>\n"
     steps = (
         _send(_request("INVITE", 1, to="[target]", extra=contact, body=SDP))
@@ -101,8 +102,18 @@ def call(expect: int) -> str:
         '  <recv response="180" optional="true"/>\n'
         '  <recv response="200" rrs="true"/>\n'
         + _send(_in_dialog("ACK", 2), retrans=False)
-        + '  <pause milliseconds="300"/>\n'
-        + _send(_in_dialog("BYE", 3))
+        + '  <pause milliseconds="200"/>\n'
+        + _send(
+            _in_dialog(
+                "REFER",
+                3,
+                "Refer-To: <sip:[transfer_to]@[domain]>\n"
+                "Referred-By: <sip:[service]@[domain]>\n"
+                "Contact: <sip:[service]@[local_ip]:[local_port]>\n",
+            )
+        )
+        + '  <recv response="202"/>\n'
+        + _send(_in_dialog("BYE", 4))
         + '  <recv response="200"/>\n'
     )
     return _scenario("call", steps)
@@ -124,7 +135,8 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 
 
 def callee() -> str:
-    """A phone that rings, answers, and hangs up when the caller does."""
+    """A phone that rings, answers, accepts being transferred (REFER), and hangs up when the
+    caller does."""
     return _scenario(
         "callee",
         '  <recv request="INVITE" crlf="true"/>\n'
@@ -132,6 +144,8 @@ def callee() -> str:
         + '  <pause milliseconds="200"/>\n'
         + _send(_reply("200 OK", body=SDP))
         + '  <recv request="ACK" crlf="true"/>\n'
+        + '  <recv request="REFER"/>\n'
+        + _send(_reply("202 Accepted", tag=False), retrans=False)
         + '  <recv request="BYE"/>\n'
         + _send(_reply("200 OK", tag=False), retrans=False),
     )

@@ -166,12 +166,15 @@ async def test_calls_and_busy_lamps(api: Api, kamailio: Kamailio, tmp_path: Path
     # Alice's BLF key on Bob: 200, a first NOTIFY, then one per state of Bob's call.
     watcher = await phone(alice).start(scenarios.watch(notifies=4), target="bob")
     await kamailio.wait_for_log("on behalf of sip:bob@")
-    (await phone(alice).run(scenarios.call(200), target="bob")).check()
-    (await ringing).check()
+    (await phone(alice).run(scenarios.call(200), target="bob", transfer_to="carol")).check()
+    answered = (await ringing).check()
+    # The REFER went through the proxy, inside the call, to Bob's phone.
+    assert "Refer-To: <sip:carol@" in answered.messages and "Record-Route:" in answered.messages
     watched = (await watcher).check()
     assert "200 OK" in scenarios.statuses(watched.messages)[1]
     states = scenarios.dialog_states(watched.messages)
-    assert states[1:] == ["early", "confirmed", "terminated"], states
+    changes = [state for i, state in enumerate(states) if i == 0 or state != states[i - 1]]
+    assert changes[1:] == ["early", "confirmed", "terminated"], states
 
     # Unknown user, user not registered, a phone number with no gateway, another domain.
     refused = {

@@ -40,6 +40,7 @@ class Subscriber:
     ha1: str
     ha1b: str
     sip_user_id: str
+    sealed_ref: str
 
 
 def digests(username: str, domain: str, password: str) -> tuple[str, str]:
@@ -49,6 +50,11 @@ def digests(username: str, domain: str, password: str) -> tuple[str, str]:
         return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
     return md5(f"{username}:{domain}:{password}"), md5(f"{username}@{domain}:{domain}:{password}")
+
+
+def sealed_ref(sealed: str) -> str:
+    """Which sealed password a row was made from (every seal is new: a new random nonce)."""
+    return hashlib.sha256(sealed.encode("ascii")).hexdigest()[:32]
 
 
 async def follow(
@@ -80,32 +86,48 @@ async def sync_account(
     *,
     sip_user_id: str | None = None,
 ) -> int:
-    """Make the account's subscriber rows (or one SIP user's) what its data says.
+    """Make the account's subscriber rows (or one SIP user's) what its data says, writing only
+    the differences; a password is decrypted only for rows that must be made anew.
 
     Returns how many rows were written or removed."""
-    wanted = await _wanted(s, box, suffix, account_id, sip_user_id)
-    where = [KamailioSubscriber.account_id == account_id]
+    table = KamailioSubscriber.__table__
+    where = [table.c.account_id == account_id]
     if sip_user_id is not None:
-        where.append(KamailioSubscriber.sip_user_id == sip_user_id)
+        where.append(table.c.sip_user_id == sip_user_id)
     have: dict[tuple[str, str], tuple[int, Subscriber]] = {}
-    for row_id, username, domain, ha1, ha1b, owner in await s.execute(
+    for row_id, username, domain, ha1, ha1b, owner, ref in await s.execute(
         select(
-            KamailioSubscriber.id,
-            KamailioSubscriber.username,
-            KamailioSubscriber.domain,
-            KamailioSubscriber.ha1,
-            KamailioSubscriber.ha1b,
-            KamailioSubscriber.sip_user_id,
+            table.c.id,
+            table.c.username,
+            table.c.domain,
+            table.c.ha1,
+            table.c.ha1b,
+            table.c.sip_user_id,
+            table.c.sealed_ref,
         ).where(*where)
     ):
-        have[(username, domain)] = (row_id, Subscriber(username, domain, ha1, ha1b, owner))
+        have[(username, domain)] = (row_id, Subscriber(username, domain, ha1, ha1b, owner, ref))
+
+    wanted: dict[tuple[str, str], Subscriber] = {}
+    passwords: dict[str, str] = {}
+    for user_id, username, sealed, domain in await _lines(s, suffix, account_id, sip_user_id):
+        ref = sealed_ref(sealed)
+        kept = have.get((username, domain))
+        if kept and kept[1].sip_user_id == user_id and kept[1].sealed_ref == ref:
+            wanted[(username, domain)] = kept[1]
+            continue
+        if user_id not in passwords:
+            passwords[user_id] = box.open(sealed, binding=sip_password_binding(user_id))
+        ha1, ha1b = digests(username, domain, passwords[user_id])
+        wanted[(username, domain)] = Subscriber(username, domain, ha1, ha1b, user_id, ref)
+
     stale = [row_id for key, (row_id, row) in have.items() if wanted.get(key) != row]
     fresh = [row for key, row in wanted.items() if key not in have or have[key][1] != row]
     if stale:
-        await s.execute(delete(KamailioSubscriber).where(KamailioSubscriber.id.in_(stale)))
+        await s.execute(delete(table).where(table.c.id.in_(stale)))
     if fresh:
         await s.execute(
-            insert(KamailioSubscriber),
+            insert(table),
             [
                 {
                     "username": r.username,
@@ -114,6 +136,7 @@ async def sync_account(
                     "ha1b": r.ha1b,
                     "account_id": account_id,
                     "sip_user_id": r.sip_user_id,
+                    "sealed_ref": r.sealed_ref,
                 }
                 for r in fresh
             ],
@@ -121,10 +144,11 @@ async def sync_account(
     return len(stale) + len(fresh)
 
 
-async def _wanted(
-    s: AsyncSession, box: SecretBox, suffix: str, account_id: str, sip_user_id: str | None
-) -> dict[tuple[str, str], Subscriber]:
-    """One row per SIP user and domain its credential list is attached to."""
+async def _lines(
+    s: AsyncSession, suffix: str, account_id: str, sip_user_id: str | None
+) -> list[tuple[str, str, str, str]]:
+    """(SIP user id, username, sealed password, domain): one per SIP user and domain its
+    credential list is attached to."""
     stmt = (
         select(SipUser.id, SipUser.username, SipUser.password_sealed, SipDomain.prefix)
         .join(
@@ -137,16 +161,10 @@ async def _wanted(
     if sip_user_id is not None:
         stmt = stmt.where(SipUser.id == sip_user_id)
     provider = provider_for(PROVIDER)
-    passwords: dict[str, str] = {}
-    wanted: dict[tuple[str, str], Subscriber] = {}
-    for user_id, username, sealed, prefix in await s.execute(stmt):
-        password = passwords.get(user_id)
-        if password is None:
-            password = passwords[user_id] = box.open(sealed, binding=sip_password_binding(user_id))
-        domain = provider.domain_for(prefix, suffix)
-        ha1, ha1b = digests(username, domain, password)
-        wanted[(username, domain)] = Subscriber(username, domain, ha1, ha1b, user_id)
-    return wanted
+    return [
+        (user_id, username, sealed, provider.domain_for(prefix, suffix))
+        for user_id, username, sealed, prefix in await s.execute(stmt)
+    ]
 
 
 async def sync_all(db: Database, box: SecretBox, suffix: str) -> int:

@@ -35,11 +35,14 @@ class KamailioSubscriber(Base):
     domain: Mapped[str] = mapped_column(String(190))
     ha1: Mapped[str] = mapped_column(String(64))
     ha1b: Mapped[str] = mapped_column(String(64))
-    # deskprov's bookkeeping: which account and SIP user a row follows (Kamailio ignores them).
+    # deskprov's bookkeeping (Kamailio ignores it): which account and SIP user a row follows,
+    # and which sealed password its digests were made from (a SHA-256 prefix of the sealed
+    # value), so that rows whose password did not change are kept without decrypting it.
     account_id: Mapped[str] = mapped_column(ID, ForeignKey("provider_accounts.id"), index=True)
     sip_user_id: Mapped[str] = mapped_column(
         ID, ForeignKey("sip_users.id", ondelete="CASCADE"), index=True
     )
+    sealed_ref: Mapped[str] = mapped_column(String(32))
 
 
 class KamailioVersion(Base):

@@ -16,6 +16,7 @@ from deskprov.services.organisation import create_organisation
 from deskprov.services.registry import Services
 
 DEMO_NAME = "deskprov demo"
+SIP_PREFIX = "demo"  # its whippy_phone domain: demo.sip.<DESKPROV_WHIPPY_SIP_SUFFIX>
 
 # What each vendor's phone sends: a user agent and the files of its boot sequence.
 PHONES = {
@@ -111,7 +112,7 @@ async def _populate(sv: Services, actor: Actor) -> None:
     # and it is the caller ID of calls out.
     await sv.number_inventory.create(scope, acc.InventoryCreate(phone_numbers=["+14155550100"]))
     await sv.phones.create(scope, acc.PhoneCreate(setup_type="bought", phone_number="+14155550100"))
-    domain = await sv.sip_domains.create(scope, acc.SipDomainCreate(name="Office", prefix="demo"))
+    domain = await sv.sip_domains.create(scope, acc.SipDomainCreate(name="Office", prefix=SIP_PREFIX))
     cred_list = await sv.credential_lists.create(
         scope, acc.CredentialListCreate(name="Desk phones")
     )

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("ha1b", sa.String(length=64), nullable=False),
         sa.Column("account_id", sa.String(length=32), nullable=False),
         sa.Column("sip_user_id", sa.String(length=32), nullable=False),
+        sa.Column("sealed_ref", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["provider_accounts.id"],

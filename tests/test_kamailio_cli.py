@@ -1,0 +1,107 @@
+"""`deskprov kamailio config` as an operator runs it: a real process on a real database, and
+the configuration checked by Kamailio itself when it is installed."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
+
+from deskprov.db.engine import make_engine
+from deskprov.registrar.tables import KamailioSubscriber
+from tests import databases
+from tests.sip.harness import KAMAILIO
+from tests.test_cli import clean_env, database_url, run
+
+
+async def _rows(url: str, *, clear: bool = False) -> int:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            if clear:
+                await conn.execute(delete(KamailioSubscriber))
+            return int(await conn.scalar(select(func.count()).select_from(KamailioSubscriber)) or 0)
+    finally:
+        await engine.dispose()
+
+
+def test_config_for_the_configured_database(tmp_path: Path) -> None:
+    env = clean_env()
+    assert run(["demo"], env, tmp_path).returncode == 0
+    url = database_url(env, tmp_path)
+    # Rows from before the registrar tables existed (or a changed suffix): config derives them.
+    assert asyncio.run(_rows(url, clear=True)) == 0
+    env["DESKPROV_KAMAILIO_RPC_URL"] = "http://127.0.0.1:25071/RPC"
+    state = tmp_path / "state" / "kamailio.sqlite"
+    done = run(
+        ["kamailio", "config", "--listen", "127.0.0.1:25060", "--state-db", str(state)],
+        env,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert asyncio.run(_rows(url)) == 2  # the demo's alice and bob
+    assert "2 row(s) changed" in done.stderr
+    cfg = done.stdout
+    assert cfg.startswith("#!KAMAILIO")
+    assert "listen=udp:127.0.0.1:25060" in cfg and "listen=tcp:127.0.0.1:25071" in cfg
+    assert 'version_table="kamailio_version"' in cfg and state.exists()
+    assert "Demo-Passw0rd" not in cfg and "Demo-Passw0rd" not in done.stderr
+    if databases.ON_POSTGRES:
+        _check_read_only_role(cfg, url)
+    else:
+        path = str((tmp_path / "deskprov.db").resolve())
+        assert f'modparam("db_sqlite", "db_set_readonly", "{path}")' in cfg
+        assert f'"sqlite://{path}"' in cfg
+    if KAMAILIO:
+        (tmp_path / "kamailio.cfg").write_text(cfg)
+        checked = subprocess.run(
+            [KAMAILIO, "-c", "-f", str(tmp_path / "kamailio.cfg")],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stderr[-3000:]
+
+
+def _check_read_only_role(cfg: str, url: str) -> None:
+    """Kamailio's role reads the registrar tables and nothing else, and writes nothing."""
+    found = re.search(r'"postgres://(deskprov_kamailio):([0-9a-f]+)@', cfg)
+    assert found, "no read-only role in the configuration"
+    as_kamailio = make_url(url).set(username=found[1], password=found[2])
+
+    async def probe() -> None:
+        engine = make_engine(as_kamailio.render_as_string(hide_password=False))
+        try:
+            async with engine.connect() as conn:
+                count = await conn.scalar(text("SELECT count(*) FROM kamailio_subscriber"))
+                assert count == 2
+            for statement in (
+                "SELECT count(*) FROM sip_users",
+                "SELECT count(*) FROM provider_accounts",
+                "DELETE FROM kamailio_subscriber",
+                "INSERT INTO kamailio_version VALUES ('x', 1)",
+            ):
+                async with engine.connect() as conn:
+                    try:
+                        await conn.execute(text(statement))
+                    except ProgrammingError as exc:
+                        assert "permission denied" in str(exc)
+                    else:
+                        raise AssertionError(f"Kamailio's role may run {statement!r}")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(probe())
+
+
+def test_bad_options_are_refused_before_anything_is_done(tmp_path: Path) -> None:
+    env = clean_env()
+    bad = run(["kamailio", "config", "--listen", "sip.example.com:5060"], env, tmp_path)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "--listen must be IPV4-ADDRESS:PORT" in bad.stderr
+    env["DESKPROV_KAMAILIO_RPC_URL"] = "http://10.0.0.5:5071/RPC"
+    remote = run(["kamailio", "config"], env, tmp_path)
+    assert remote.returncode == 2 and "loopback" in remote.stderr
