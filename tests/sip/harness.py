@@ -181,7 +181,7 @@ class Phone:
             "-timeout", f"{SIPP_SECONDS}s", "-timeout_error",
             "-trace_msg", "-message_file", str(messages),
         ]  # fmt: skip
-        for key, value in keys.items():
+        for key, value in {"target_domain": self.domain, **keys}.items():
             args += ["-key", key, value]
         process = await asyncio.create_subprocess_exec(
             "sipp", *args, stdin=asyncio.subprocess.DEVNULL,

@@ -29,10 +29,11 @@ def _send(message: str, retrans: bool = True) -> str:
 
 
 def _request(method: str, cseq: int, *, to: str, extra: str = "", body: str = "") -> str:
-    headers = f"""{method} sip:{to}@[domain] SIP/2.0
+    """A request from ``[service]@[domain]`` to ``to`` (``user@domain``)."""
+    headers = f"""{method} sip:{to} SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{to}@[domain]>
+To: <sip:{to}>
 Call-ID: [call_id]
 CSeq: {cseq} {method}
 Max-Forwards: 70
@@ -42,24 +43,29 @@ Max-Forwards: 70
     return f"{headers}Content-Length: 0\n"
 
 
+TARGET = "[target]@[target_domain]"  # whom a call or a BLF key is for (-key target, target_domain)
+
+
 def register(expect: int, *, user_agent: str = "deskprov-test", contact_port: str = "") -> str:
     """REGISTER, answer the 401 challenge with the password, expect ``expect``."""
     contact = f"Contact: <sip:[service]@[local_ip]:{contact_port or '[local_port]'}>\n"
     extra = f"{contact}Expires: 300\nUser-Agent: {user_agent}\n"
     return _scenario(
         "register",
-        _send(_request("REGISTER", 1, to="[service]", extra=extra))
+        _send(_request("REGISTER", 1, to="[service]@[domain]", extra=extra))
         + '  <recv response="401" auth="true"/>\n'
-        + _send(_request("REGISTER", 2, to="[service]", extra=extra + "[authentication]\n"))
+        + _send(
+            _request("REGISTER", 2, to="[service]@[domain]", extra=extra + "[authentication]\n")
+        )
         + f'  <recv response="{expect}"/>\n',
     )
 
 
 def _ack(cseq: int) -> str:
-    return f"""ACK sip:[target]@[domain] SIP/2.0
+    return f"""ACK sip:{TARGET} SIP/2.0
 [last_Via:]
 From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[target]@[domain]>[peer_tag_param]
+To: <sip:{TARGET}>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: {cseq} ACK
 Max-Forwards: 70
@@ -72,7 +78,7 @@ def _in_dialog(method: str, cseq: int, extra: str = "") -> str:
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [routes]
 From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[target]@[domain]>[peer_tag_param]
+To: <sip:{TARGET}>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: {cseq} {method}
 Max-Forwards: 70
@@ -86,13 +92,11 @@ def call(expect: int) -> str:
     that final answer."""
     contact = "Contact: <sip:[service]@[local_ip]:[local_port]>\n"
     steps = (
-        _send(_request("INVITE", 1, to="[target]", extra=contact, body=SDP))
+        _send(_request("INVITE", 1, to=TARGET, extra=contact, body=SDP))
         + '  <recv response="100" optional="true"/>\n'
         + '  <recv response="407" auth="true"/>\n'
         + _send(_ack(1), retrans=False)
-        + _send(
-            _request("INVITE", 2, to="[target]", extra=contact + "[authentication]\n", body=SDP)
-        )
+        + _send(_request("INVITE", 2, to=TARGET, extra=contact + "[authentication]\n", body=SDP))
         + '  <recv response="100" optional="true"/>\n'
     )
     if expect != 200:
@@ -151,9 +155,9 @@ def callee() -> str:
     )
 
 
-def watch(notifies: int) -> str:
+def watch(notifies: int, expect: int = 200) -> str:
     """A BLF key: SUBSCRIBE to ``[target]``'s dialogs (Event: dialog), answer ``notifies``
-    NOTIFYs."""
+    NOTIFYs (or expect the SUBSCRIBE refused with ``expect``)."""
     extra = (
         "Contact: <sip:[service]@[local_ip]:[local_port]>\nEvent: dialog\n"
         "Accept: application/dialog-info+xml\nExpires: 120\n"
@@ -168,14 +172,27 @@ Contact: <sip:[service]@[local_ip]:[local_port]>
 Content-Length: 0
 """
     steps = (
-        _send(_request("SUBSCRIBE", 1, to="[target]", extra=extra))
+        _send(_request("SUBSCRIBE", 1, to=TARGET, extra=extra))
         + '  <recv response="407" auth="true"/>\n'
-        + _send(_request("SUBSCRIBE", 2, to="[target]", extra=extra + "[authentication]\n"))
-        + '  <recv response="200"/>\n'
+        + _send(_request("SUBSCRIBE", 2, to=TARGET, extra=extra + "[authentication]\n"))
+        + f'  <recv response="{expect}"/>\n'
     )
-    for _ in range(notifies):
+    for _ in range(notifies if expect == 200 else 0):
         steps += '  <recv request="NOTIFY"/>\n' + _send(ok, retrans=False)
     return _scenario("blf watcher", steps)
+
+
+def unauthenticated(method: str, expect: int) -> str:
+    """A request nobody is asked to authenticate, refused outright with ``expect``."""
+    return _scenario(
+        "refused outright",
+        _send(
+            _request(
+                method, 1, to=TARGET, extra="Contact: <sip:[service]@[local_ip]:[local_port]>\n"
+            )
+        )
+        + f'  <recv response="{expect}"/>\n',
+    )
 
 
 def dialog_states(messages: str) -> list[str]:

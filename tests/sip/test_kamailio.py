@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -185,3 +186,32 @@ async def test_calls_and_busy_lamps(api: Api, kamailio: Kamailio, tmp_path: Path
     for target, (code, line) in refused.items():
         sipped = (await phone(alice).run(scenarios.call(code), target=target)).check()
         assert line in scenarios.statuses(sipped.messages)
+
+
+async def test_no_relay_no_peeking_next_door(api: Api, kamailio: Kamailio, tmp_path: Path) -> None:
+    s = await sip_setup(api, "whippy_phone")
+    alice = Phone(kamailio, tmp_path, s["sip_user"]["username"], PASSWORD, s["domain"]["domain"])
+    # Another account's domain (another office): its users can be neither called nor watched.
+    other = await sip_setup(api, "whippy_phone")
+    next_door = {
+        "target": other["sip_user"]["username"],
+        "target_domain": other["domain"]["domain"],
+    }
+    sipped = (await alice.run(scenarios.call(403), **next_door)).check()
+    assert "403 Forbidden - calls go to users of your own domain" in scenarios.statuses(
+        sipped.messages
+    )
+    sipped = (await alice.run(scenarios.watch(0, expect=403), **next_door)).check()
+    assert "403 Forbidden - watch users of your own domain only" in scenarios.statuses(
+        sipped.messages
+    )
+    # Someone else's domain: no challenge, no relay.
+    stranger = Phone(kamailio, tmp_path, "mallory", "x", "relay.example")
+    for method in ("INVITE", "REGISTER", "SUBSCRIBE"):
+        sipped = (await stranger.run(scenarios.unauthenticated(method, 403), target="bob")).check()
+        assert "403 Forbidden - not one of our domains" in scenarios.statuses(sipped.messages)
+    # The JSON-RPC answers on its own loopback socket only, not on the SIP port.
+    async with aiohttp.ClientSession() as http:
+        body = {"jsonrpc": "2.0", "method": "ul.dump", "id": 1}
+        async with http.post(f"http://{kamailio.address}/RPC", json=body) as resp:
+            assert resp.status == 403
