@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.engine import Database
@@ -90,7 +91,7 @@ async def sync_account(
     the differences; a password is decrypted only for rows that must be made anew.
 
     Returns how many rows were written or removed."""
-    table = KamailioSubscriber.__table__
+    table = cast(Table, KamailioSubscriber.__table__)  # Core: no ORM objects per row
     where = [table.c.account_id == account_id]
     if sip_user_id is not None:
         where.append(table.c.sip_user_id == sip_user_id)
