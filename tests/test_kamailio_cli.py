@@ -8,10 +8,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
+from deskprov.cli import main
 from deskprov.db.engine import make_engine
 from deskprov.registrar.tables import KamailioSubscriber
 from tests import databases
@@ -97,11 +99,16 @@ def _check_read_only_role(cfg: str, url: str) -> None:
     asyncio.run(probe())
 
 
-def test_bad_options_are_refused_before_anything_is_done(tmp_path: Path) -> None:
-    env = clean_env()
-    bad = run(["kamailio", "config", "--listen", "sip.example.com:5060"], env, tmp_path)
-    assert bad.returncode == 2 and bad.stdout == ""
-    assert "--listen must be IPV4-ADDRESS:PORT" in bad.stderr
-    env["DESKPROV_KAMAILIO_RPC_URL"] = "http://10.0.0.5:5071/RPC"
-    remote = run(["kamailio", "config"], env, tmp_path)
-    assert remote.returncode == 2 and "loopback" in remote.stderr
+def test_bad_options_are_refused_before_anything_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DESKPROV_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'none.db'}")
+    assert main(["kamailio", "config", "--listen", "sip.example.com:5060"]) == 2
+    bad = capsys.readouterr()
+    assert bad.out == "" and "--listen must be IPV4-ADDRESS:PORT" in bad.err
+    monkeypatch.setenv("DESKPROV_KAMAILIO_RPC_URL", "http://10.0.0.5:5071/RPC")
+    assert main(["kamailio", "config"]) == 2
+    remote = capsys.readouterr()
+    assert remote.out == "" and "loopback" in remote.err
+    assert not (tmp_path / "none.db").exists()  # refused before the database was touched

@@ -41,3 +41,21 @@ def test_bad_values_are_refused(name: str, value: str) -> None:
 
 def test_secret_hides_its_value() -> None:
     assert "hunter2" not in repr(Secret("hunter2")) and Secret("x").reveal() == "x"
+
+
+def test_kamailio_settings() -> None:
+    s = Settings.from_env(
+        {
+            "DESKPROV_KAMAILIO_RPC_URL": "http://127.0.0.1:5071/RPC",
+            "DESKPROV_KAMAILIO_PSTN_GATEWAY": "sip:gw.carrier.example:5080",
+        }
+    )
+    assert s.kamailio_rpc_url == "http://127.0.0.1:5071/RPC"
+    assert s.kamailio_pstn_gateway == "gw.carrier.example:5080"
+    assert Settings.from_env({}).kamailio_rpc_url == ""
+    for name, value in (
+        ("KAMAILIO_RPC_URL", "ftp://127.0.0.1/RPC"),
+        ("KAMAILIO_PSTN_GATEWAY", 'gw.example"; drop'),
+    ):
+        with pytest.raises(SettingsError):
+            Settings.from_env({f"DESKPROV_{name}": value})
