@@ -215,3 +215,21 @@ async def test_no_relay_no_peeking_next_door(api: Api, kamailio: Kamailio, tmp_p
         body = {"jsonrpc": "2.0", "method": "ul.dump", "id": 1}
         async with http.post(f"http://{kamailio.address}/RPC", json=body) as resp:
             assert resp.status == 403
+
+
+async def test_calls_to_numbers_go_to_the_gateway(
+    api: Api, client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    s = await sip_setup(api, "whippy_phone")
+    gateway_port = free_port()
+    with_gateway = replace(settings, kamailio_pstn_gateway=f"127.0.0.1:{gateway_port}")
+    db = await kamailio_db(settings, client.app[SERVICES].deps.db.engine)
+    async with start_kamailio(tmp_path, with_gateway, db) as kamailio:
+        domain = s["domain"]["domain"]
+        gateway = Phone(kamailio, tmp_path, "gateway", "x", "gw.example", port=gateway_port)
+        answering = await gateway.start(scenarios.callee())
+        alice = Phone(kamailio, tmp_path, s["sip_user"]["username"], PASSWORD, domain)
+        number = "+14155550100"
+        (await alice.run(scenarios.call(200), target=number, transfer_to="carol")).check()
+        answered = (await answering).check()
+        assert f"INVITE sip:{number}@127.0.0.1:{gateway_port} SIP/2.0" in answered.messages

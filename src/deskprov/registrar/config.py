@@ -22,8 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deskprov.registrar.tables import SUBSCRIBER, TABLE_VERSIONS, VERSION
-from deskprov.settings import Settings
+from deskprov.registrar.tables import READ_BY_KAMAILIO, SUBSCRIBER, VERSION
+from deskprov.settings import HOST_PORT, Settings
 
 DEFAULT_LISTEN = "0.0.0.0:5060"
 DEFAULT_RPC = ("127.0.0.1", 5071)
@@ -66,24 +66,18 @@ class KamailioConfig:
             raise ConfigError(f"the SIP suffix {self.suffix!r} is not a domain name")
         if not SAFE_PATH.match(str(self.state_db)):
             raise ConfigError(f"the state file {self.state_db} needs a plain absolute path")
+        if self.pstn_gateway and not HOST_PORT.match(self.pstn_gateway):
+            raise ConfigError(f"the PSTN gateway {self.pstn_gateway!r} is not host[:port]")
+        if re.search(r'["\s]', self.db.url):
+            raise ConfigError("Kamailio's database URL may not hold quotes or white space")
         regex = r"^[a-z0-9-]+[.]sip[.]" + self.suffix.replace(".", "[.]") + "$"
         local = "127.0.0.1" if self.sip_host == "0.0.0.0" else self.sip_host
         return _template().render(
-            suffix=self.suffix,
+            cfg=self,
             domain_regex=regex,
+            local_sip_host=local,
             subscriber_table=SUBSCRIBER,
             version_table=VERSION,
-            sip_host=self.sip_host,
-            sip_port=self.sip_port,
-            local_sip_host=local,
-            rpc_host=self.rpc_host,
-            rpc_port=self.rpc_port,
-            db_kind=self.db.kind,
-            db_url=self.db.url,
-            sqlite_path=self.db.sqlite_path,
-            state_db=self.state_db,
-            pstn_gateway=self.pstn_gateway,
-            children=self.children,
         )
 
 
@@ -195,7 +189,7 @@ async def _grant(engine: AsyncEngine, role: str, password: str) -> None:
         schema = await conn.scalar(text("SELECT current_schema()"))
         await conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {role}'))
         await conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
-        tables = ", ".join([VERSION, *TABLE_VERSIONS])
+        tables = ", ".join(READ_BY_KAMAILIO)
         await conn.execute(text(f"GRANT SELECT ON {tables} TO {role}"))
 
 

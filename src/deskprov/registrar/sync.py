@@ -62,11 +62,16 @@ async def follow(
     s: AsyncSession,
     box: SecretBox,
     suffix: str,
+    *,
     kind: str,
+    org_id: str,
     account_id: str | None,
     row_id: str | None,
 ) -> None:
-    """Bring the registrar rows up to date after a change of ``kind`` (inside its transaction)."""
+    """Bring the registrar rows up to date after a change of ``kind`` (inside its transaction).
+
+    ``org_id`` is for changes outside any account (teams, queues), which phase 2's routing rows
+    will follow; nothing of phase 1 does."""
     if kind not in FOLLOWED_KINDS or account_id is None:
         return
     await s.flush()  # the change itself first: the derivation reads it back

@@ -6,7 +6,8 @@ a ``kamailio_`` prefix so that they cannot be mistaken for deskprov's own data; 
 configuration points each module at its table, and Kamailio's ``version`` table at
 ``kamailio_version``.
 
-Phase 2 (the routing plan) adds its table(s) here, with a row in ``TABLE_VERSIONS``.
+Phase 2 (the routing plan) adds its table(s) here and to ``READ_BY_KAMAILIO`` (and a row in
+``TABLE_VERSIONS`` and the migration if a Kamailio module checks its version).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ VERSION = "kamailio_version"
 
 # What Kamailio checks in its version table at start: auth_db's subscriber schema is version 7.
 TABLE_VERSIONS = {SUBSCRIBER: 7}
+# Every table Kamailio may read (its PostgreSQL role gets SELECT on these, and nothing else).
+READ_BY_KAMAILIO = (VERSION, SUBSCRIBER)
 
 
 class KamailioSubscriber(Base):

@@ -264,9 +264,10 @@ class Collection(Generic[M, V]):
                 s,
                 self.deps.box,
                 self.deps.settings.whippy_sip_suffix,
-                self.kind,
-                scope.account_id,
-                row_id,
+                kind=self.kind,
+                org_id=scope.actor.org_id,
+                account_id=scope.account_id,
+                row_id=row_id,
             )
         await record(
             s,
