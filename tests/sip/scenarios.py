@@ -195,6 +195,27 @@ def unauthenticated(method: str, expect: int) -> str:
     )
 
 
+def forged_in_dialog(method: str, expect: int) -> str:
+    """A request that claims to be inside a call through the server (a To tag, the server in its
+    route set) but is not, towards ``[target]``: a relay attempt."""
+    return _scenario(
+        "forged in-dialog request",
+        _send(
+            f"""{method} sip:[target] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Route: <sip:[remote_ip]:[remote_port];lr>
+From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[target]>;tag=forged
+Call-ID: [call_id]
+CSeq: 7 {method}
+Max-Forwards: 70
+Content-Length: 0
+"""
+        )
+        + f'  <recv response="{expect}"/>\n',
+    )
+
+
 def dialog_states(messages: str) -> list[str]:
     """The dialog states in the NOTIFY bodies a watcher received, in order."""
     return re.findall(r"<state>\s*(\w+)\s*</state>", messages)

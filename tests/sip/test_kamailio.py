@@ -210,6 +210,15 @@ async def test_no_relay_no_peeking_next_door(api: Api, kamailio: Kamailio, tmp_p
     for method in ("INVITE", "REGISTER", "SUBSCRIBE"):
         sipped = (await stranger.run(scenarios.unauthenticated(method, 403), target="bob")).check()
         assert "403 Forbidden - not one of our domains" in scenarios.statuses(sipped.messages)
+    # Nor by forging a dialog: a request "inside" a call this server never saw goes nowhere.
+    elsewhere = f"bob@127.0.0.1:{free_port()}"
+    for method in ("BYE", "INVITE", "MESSAGE"):
+        sipped = (
+            await alice.run(scenarios.forged_in_dialog(method, 403), target=elsewhere)
+        ).check()
+        assert "403 Forbidden - not a call through this server" in scenarios.statuses(
+            sipped.messages
+        )
     # The JSON-RPC answers on its own loopback socket only, not on the SIP port.
     async with aiohttp.ClientSession() as http:
         body = {"jsonrpc": "2.0", "method": "ul.dump", "id": 1}
