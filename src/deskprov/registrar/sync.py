@@ -162,13 +162,14 @@ async def _lines(
             CredentialAttachment.credential_list_id == SipUser.credential_list_id,
         )
         .join(SipDomain, SipDomain.id == CredentialAttachment.sip_domain_id)
-        .where(SipUser.account_id == account_id)
+        # (a SIP user with no password, imported from another provider, cannot register)
+        .where(SipUser.account_id == account_id, SipUser.password_sealed.is_not(None))
     )
     if sip_user_id is not None:
         stmt = stmt.where(SipUser.id == sip_user_id)
     provider = provider_for(PROVIDER)
     return [
-        (user_id, username, sealed, provider.domain_for(prefix, suffix))
+        (user_id, username, sealed or "", provider.domain_for(prefix, suffix))
         for user_id, username, sealed, prefix in await s.execute(stmt)
     ]
 
