@@ -51,7 +51,7 @@ class Settings:
     key_file: Path = Path("./deskprov.keys")
     whippy_sip_suffix: str = "whippy.example"
     twilio_api_url: str = "https://api.twilio.com"
-    twilio_timeout: float = 10.0  # seconds for one call to Twilio, in all
+    twilio_timeout: float = 10.0  # seconds one call to Twilio may take, in all
     max_body_bytes: int = field(default=1024 * 1024)
     access_log: bool = True
     # Kamailio (whippy_phone's registrar): its JSON-RPC URL ("" = not configured, registrations
@@ -74,6 +74,16 @@ class Settings:
         port = int(port_text)
         public_url = get("PUBLIC_URL", "") or f"http://{host}:{port}"
         access_log = get("ACCESS_LOG", "on").lower()
+        timeout_text = get("TWILIO_TIMEOUT", "10")
+        try:
+            twilio_timeout = float(timeout_text)
+        except ValueError:
+            twilio_timeout = 0.0
+        if not 0 < twilio_timeout <= 600:  # (also refuses nan and inf)
+            raise SettingsError(
+                f"DESKPROV_TWILIO_TIMEOUT must be seconds (above 0, at most 600), "
+                f"not {timeout_text!r}"
+            )
         if access_log not in ("on", "off"):
             raise SettingsError(f"DESKPROV_ACCESS_LOG must be on or off, not {access_log!r}")
         rpc_url = get("KAMAILIO_RPC_URL", "")
@@ -95,6 +105,7 @@ class Settings:
             key_file=Path(get("KEY_FILE", str(cls.key_file))),
             whippy_sip_suffix=get("WHIPPY_SIP_SUFFIX", cls.whippy_sip_suffix).strip("."),
             twilio_api_url=get("TWILIO_API_URL", cls.twilio_api_url).rstrip("/"),
+            twilio_timeout=twilio_timeout,
             access_log=access_log == "on",
             kamailio_rpc_url=rpc_url,
             kamailio_pstn_gateway=gateway,

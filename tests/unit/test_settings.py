@@ -14,6 +14,7 @@ def test_defaults() -> None:
     assert s.database_url == "sqlite+aiosqlite:///./deskprov.db"
     assert (s.host, s.port, s.public_url) == ("127.0.0.1", 8080, "http://127.0.0.1:8080")
     assert s.key_file == Path("./deskprov.keys") and s.access_log is True
+    assert s.twilio_timeout == 10.0
 
 
 def test_values_from_the_environment() -> None:
@@ -24,15 +25,27 @@ def test_values_from_the_environment() -> None:
             "DESKPROV_WHIPPY_SIP_SUFFIX": ".whippy.io",
             "DESKPROV_ACCESS_LOG": "OFF",
             "DESKPROV_DATABASE_URL": "postgresql+asyncpg://u:secret@db/deskprov",
+            "DESKPROV_TWILIO_TIMEOUT": "2.5",
         }
     )
+    assert s.twilio_timeout == 2.5
     assert s.port == 9000 and s.public_url == "https://prov.example.com"
     assert s.whippy_sip_suffix == "whippy.io" and s.access_log is False
     assert "secret" not in s.describe() and "***" in s.describe()
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("PORT", "http"), ("PORT", "70000"), ("ACCESS_LOG", "maybe")]
+    ("name", "value"),
+    [
+        ("PORT", "http"),
+        ("PORT", "70000"),
+        ("ACCESS_LOG", "maybe"),
+        ("TWILIO_TIMEOUT", "ten"),
+        ("TWILIO_TIMEOUT", "0"),
+        ("TWILIO_TIMEOUT", "-1"),
+        ("TWILIO_TIMEOUT", "nan"),
+        ("TWILIO_TIMEOUT", "601"),
+    ],
 )
 def test_bad_values_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError):

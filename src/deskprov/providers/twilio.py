@@ -3,7 +3,8 @@ their mappings to domains, and phone numbers (search, buy, fetch, release).
 
 Auth is HTTP Basic with the account SID and auth token; bodies are form-encoded; Twilio answers
 JSON, errors as ``{"code": 21232, "message": "...", "more_info": "...", "status": 400}``. Every
-call has 10 seconds in all: a Twilio that does not answer by then is a ``502 provider_error``.
+call has ``DESKPROV_TWILIO_TIMEOUT`` seconds in all (10 by default): a Twilio that does not answer
+by then is a ``502 provider_error``.
 A refusal Twilio explains by a code we know is turned into our own error on the field it is
 about; any other is a ``ProviderError``. Passwords and the auth token are never logged.
 
@@ -37,7 +38,6 @@ from deskprov.providers.base import (
 log = logging.getLogger(__name__)
 
 API_VERSION = "/2010-04-01"
-TIMEOUT_SECONDS = 10.0
 PAGE_SIZE = 1000  # Twilio's largest page
 CONCURRENT_READS = 4  # a sync reads each list's credentials and each domain's mappings
 
@@ -93,7 +93,7 @@ class TwilioClient:
         api_url: str,
         account_sid: str,
         auth_token: str,
-        timeout: float = TIMEOUT_SECONDS,
+        timeout: float,
     ) -> None:
         self._http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout)

@@ -32,8 +32,11 @@ from deskprov.security.secretbox import sip_password_binding
 from deskprov.services.base import Deps, Scope, bump_data_version, get_in_org, iso, record
 from deskprov.services.remote import sip_host
 
-# A pending change younger than this may still be running (every provider call has 10 s).
+# A pending change younger than this may still be running: two minutes, or twelve of the
+# provider's timeouts when DESKPROV_TWILIO_TIMEOUT is longer (a change makes a few calls, and
+# taking it back a few more).
 IN_PROGRESS = timedelta(minutes=2)
+CALLS_PER_CHANGE = 12
 MODELS: dict[str, Any] = {
     "sip_domain": SipDomain,
     "credential_list": CredentialList,
@@ -107,6 +110,9 @@ class ProviderSync:
 
     async def _ours(self, scope: Scope) -> sync.LocalState:
         now = self.deps.clock()
+        running = max(
+            IN_PROGRESS, timedelta(seconds=CALLS_PER_CHANGE * self.deps.settings.twilio_timeout)
+        )
         async with self.deps.db.read() as s:
 
             async def rows(model: Any) -> list[Any]:
@@ -142,7 +148,7 @@ class ProviderSync:
                         p.target_type,
                         p.target_id,
                         iso(p.created_at),
-                        now - p.created_at < IN_PROGRESS,
+                        now - p.created_at < running,
                     )
                     for p in await rows(PendingChange)
                 ),
