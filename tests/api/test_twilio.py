@@ -451,6 +451,16 @@ async def make_account_with(api: Api, *, status: int = 201, **fields: Any) -> An
     return await api.post("/provider-accounts", body, status=status)
 
 
+async def impatient_api(settings: Settings, clock: Clock, aiohttp_client: Any) -> Api:
+    """The API of an app that waits 0.3 s for Twilio."""
+    app = create_app(
+        with_settings(settings, twilio_timeout=0.3), clock=clock, keyring=Keyring.generate()
+    )
+    client = await aiohttp_client(app)
+    created = await create_organisation(client.app[SERVICES].deps, "Acme")
+    return Api(client, created.api_key, created.organisation_id)
+
+
 async def test_a_timeout_is_a_provider_error_and_sync_finds_what_it_left(
     settings: Settings,
     clock: Clock,
@@ -460,12 +470,7 @@ async def test_a_timeout_is_a_provider_error_and_sync_finds_what_it_left(
     """Twilio answering too late may have done the work all the same: 502 here, and
     provider-sync reports the change as in progress, then (two minutes on) repairs it."""
     fake, _ = fake_twilio
-    app = create_app(
-        with_settings(settings, twilio_timeout=0.3), clock=clock, keyring=Keyring.generate()
-    )
-    client = await aiohttp_client(app)
-    created = await create_organisation(client.app[SERVICES].deps, "Acme")
-    api = Api(client, created.api_key, created.organisation_id)
+    api = await impatient_api(settings, clock, aiohttp_client)
     pa = (await make_account(api))["id"]
     base = f"/provider-accounts/{pa}"
     held = fake.hold("POST", "/SIP/Domains.json")  # made at Twilio, the answer held back
@@ -482,6 +487,143 @@ async def test_a_timeout_is_a_provider_error_and_sync_finds_what_it_left(
     repaired = await api.post(f"{base}/provider-sync", {"repair": True}, status=200)
     assert repaired["unknown_at_provider"] == repaired["different"] == []
     assert fake.sip_state()["domains"] == {}
+
+
+async def test_provider_sync_compares_repairs_and_imports_numbers(
+    settings: Settings,
+    clock: Clock,
+    aiohttp_client: Any,
+    fake_twilio: tuple[FakeTwilio, TestServer],
+) -> None:
+    """Numbers: a buy and a delete interrupted after Twilio did them (timed out here), a bought
+    number's calls sent elsewhere, numbers released or given a new SID behind our back, and a
+    number only Twilio knows. Repair takes the bought number in, finishes the delete, points the
+    calls back and says what it cannot do; import takes the stranger in; nothing is released."""
+    fake, server = fake_twilio
+    console = Console(str(server.make_url("")))
+    api = await impatient_api(settings, clock, aiohttp_client)
+    pa = (await make_account(api))["id"]
+    base, phones = f"/provider-accounts/{pa}", f"/provider-accounts/{pa}/phones"
+    ours = f"http://deskprov.test/hooks/twilio/{pa}/voice"
+    diverted = await api.post(phones, {"setup_type": "bought", "phone_number": "+12125550100"})
+    deleted = await api.post(phones, {"setup_type": "bought", "phone_number": "+14155550102"})
+    lost = await api.post(
+        phones,
+        {
+            "setup_type": "manual",
+            "phone_number": "+14155550777",
+            "sid": fake.own_number("+14155550777"),
+        },
+    )
+    moved = await api.post(
+        phones,
+        {
+            "setup_type": "manual",
+            "phone_number": "+14155550999",
+            "sid": fake.own_number("+14155550999"),
+        },
+    )
+    stranger = fake.own_number("+14155550888", origin="hosted")
+
+    # A buy and a release Twilio carries out and answers too late.
+    fake.hold("POST", "/IncomingPhoneNumbers.json")
+    fake.hold("DELETE", "/IncomingPhoneNumbers/")
+    await api.post(phones, {"setup_type": "bought", "phone_number": "+14155550101"}, status=502)
+    await api.delete(f"{phones}/{deleted['id']}", status=502)
+    for held in fake.holds:
+        held.release()
+    bought = fake.owned("+14155550101")
+    assert bought is not None and fake.owned("+14155550102") is None
+    # Behind our back: calls sent elsewhere, one number released, one released and owned again.
+    await console.call(
+        "POST",
+        f"/IncomingPhoneNumbers/{diverted['sid']}.json",
+        {"VoiceUrl": "https://elsewhere.example/voice"},
+    )
+    await console.call("DELETE", f"/IncomingPhoneNumbers/{lost['sid']}.json")
+    await console.call("DELETE", f"/IncomingPhoneNumbers/{moved['sid']}.json")
+    again = fake.own_number("+14155550999")
+
+    def of(items: list[dict[str, Any]]) -> set[tuple[str | None, str]]:
+        return {(i["id"] or i["provider_sid"], i["detail"].split(" started")[0]) for i in items}
+
+    report = await api.get(f"{base}/provider-sync")
+    assert of(report["missing_at_provider"]) == {
+        (lost["id"], f"+14155550777: {lost['sid']} is not in the provider account"),
+        (deleted["id"], f"+14155550102: {deleted['sid']} is not in the provider account"),
+    }
+    assert of(report["unknown_at_provider"]) == {
+        (bought["sid"], "+14155550101"),
+        (stranger, "+14155550888"),
+    }
+    (buy_id,) = [i["id"] for i in report["different"] if "provider_phone.buy" in i["detail"]]
+    assert of(report["different"]) == {
+        (diverted["id"], "calls go to https://elsewhere.example/voice"),
+        (moved["id"], f"+14155550999 is {again} at the provider, not {moved['sid']}"),
+        (buy_id, "in progress: provider_phone.buy of +14155550101"),
+        (deleted["id"], "in progress: provider_phone.release of +14155550102"),
+    }
+    await api.post(f"{base}/provider-sync", {"repair": True}, status=409)
+
+    clock.advance(180)
+    report = await api.get(f"{base}/provider-sync")
+    assert (
+        deleted["id"],
+        "+14155550102: released at the provider by a delete that was interrupted",
+    ) in of(report["missing_at_provider"])
+    assert (
+        bought["sid"],
+        "+14155550101: bought by a change that was interrupted before deskprov recorded it",
+    ) in of(report["unknown_at_provider"])
+    repaired = await api.post(f"{base}/provider-sync", {"repair": True}, status=200)
+    assert of(repaired["missing_at_provider"]) == {
+        (lost["id"], f"+14155550777: {lost['sid']} is not in the provider account")
+    }
+    assert of(repaired["unknown_at_provider"]) == {(stranger, "+14155550888")}  # not released
+    assert repaired["different"] == []
+    done = {i["detail"].split(":")[0] for i in repaired["done"]}
+    assert done == {
+        "calls sent to deskprov again",
+        "taken in as a bought phone",
+        "deleted here",
+        "SID taken from the provider",
+        "not repaired",
+    }
+    items = {p["phone_number"]: p for p in (await api.get(phones))["items"]}
+    assert set(items) == {"+12125550100", "+14155550777", "+14155550999", "+14155550101"}
+    assert items["+14155550101"]["setup_type"] == "bought"
+    assert items["+14155550101"]["sid"] == bought["sid"]
+    assert items["+14155550999"]["sid"] == again
+    pointed = fake.owned("+12125550100")
+    assert pointed is not None and pointed["voice_url"] == ours
+
+    imported = await api.post(f"{base}/provider-sync", {"import": True}, status=200)
+    assert [(i["provider_sid"], i["detail"]) for i in imported["done"]] == [
+        (stranger, "imported as manual")
+    ]
+    assert imported["unknown_at_provider"] == []
+    (hosted,) = [p for p in (await api.get(phones))["items"] if p["sid"] == stranger]
+    assert hosted["setup_type"] == "manual" and hosted["hosted"] is True
+    # The phone whose number is gone can be deleted here (there is nothing left to release).
+    await api.delete(f"{phones}/{lost['id']}")
+
+    # An application set on a bought number takes its calls before any voice URL; Twilio's
+    # API (as described) cannot clear it, so a repair says so and changes nothing.
+    application = "AP" + "12" * 16
+    await console.call(
+        "POST",
+        f"/IncomingPhoneNumbers/{diverted['sid']}.json",
+        {"VoiceApplicationSid": application},
+    )
+    repaired = await api.post(f"{base}/provider-sync", {"repair": True}, status=200)
+    assert of(repaired["different"]) == {(diverted["id"], f"calls go to {application}")}
+    assert [i["detail"].split(":")[0] for i in repaired["done"]] == ["not repaired"]
+    assert {n["phone_number"] for n in fake.account.numbers.values()} == {
+        "+12125550100",
+        "+14155550101",
+        "+14155550888",
+        "+14155550999",
+    }
 
 
 async def test_admin_pages_say_what_happens_at_twilio(
@@ -565,10 +707,13 @@ async def test_the_stand_in_refuses_what_twilio_would(
             ("PUT", "/SIP/Domains.json", {"DomainName": "a.sip.twilio.com"}),
             ("GET", "/SIP/Domains/SD123.json", None),
             ("GET", "/SIP/Trunks.json", None),
+            # Twilio's description has no way to clear a number's application: a SID or nothing.
+            ("POST", f"/IncomingPhoneNumbers/PN{'0' * 32}.json", {"VoiceApplicationSid": ""}),
+            ("GET", "/IncomingPhoneNumbers.json?Colour=red", None),
         ):
             async with http.request(method, base + path, data=form) as resp:
                 assert resp.status == 400
-        assert len(fake.violations) == 6
+        assert len(fake.violations) == 8
         fake.violations.clear()
         async with http.get(base + "/SIP/Domains.json") as resp:
             assert resp.status == 401

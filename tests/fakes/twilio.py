@@ -627,6 +627,8 @@ class FakeTwilio:
             "status": "in-use",
             "voice_url": None,
             "voice_method": "POST",
+            "voice_application_sid": None,
+            "trunk_sid": None,
             "api_version": "2010-04-01",
             "beta": False,
             "date_created": now(),
@@ -649,10 +651,48 @@ class FakeTwilio:
             raise TwilioError(400, 21422, f"Phone number {number} is not available for purchase")
         sid = new_sid("PN")
         a.numbers[sid] = self._number(sid, a.sid, number, "twilio")
-        a.numbers[sid].update(
-            voice_url=f.get("VoiceUrl"), voice_method=f.get("VoiceMethod", "POST")
-        )
+        self._set_number(a.numbers[sid], {k: v for k, v in f.items() if k != "PhoneNumber"})
         return 201, a.numbers[sid]
+
+    def _set_number(self, n: dict[str, Any], f: dict[str, str]) -> None:
+        """Form fields as the number's properties (``VoiceUrl`` -> ``voice_url``). What the
+        stand-in does not model (moving a number to another account, an area code instead of
+        a number) is a violation: deskprov must not send it unnoticed."""
+        for name, value in f.items():
+            if name in ("AccountSid", "AreaCode"):
+                self.violations.append(f"the stand-in does not implement {name} on numbers")
+                raise TwilioError(501, 20500, f"{name} is not implemented by the stand-in")
+            key = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+            n[key] = value == "true" if name == "VoiceCallerIdLookup" else value
+        # Twilio: setting an application drops the trunk, and the other way round.
+        if "VoiceApplicationSid" in f:
+            n["trunk_sid"] = None
+        if "TrunkSid" in f:
+            n["voice_application_sid"] = None
+        n["date_updated"] = now()
+
+    async def op_ListIncomingPhoneNumber(
+        self, a: Account, p: Any, q: Any, f: Any
+    ) -> tuple[int, Any]:
+        """Filtered as Twilio describes: ``PhoneNumber`` partly, ``*`` for any digit."""
+        wanted = re.compile(re.escape(q.get("PhoneNumber", "")).replace(r"\*", r"\d"))
+        numbers = [
+            n
+            for n in a.numbers.values()
+            if wanted.search(n["phone_number"])
+            and q.get("FriendlyName", n["friendly_name"]) == n["friendly_name"]
+            and q.get("Origin", n["origin"]) == n["origin"]
+            and (q.get("Beta", "true") == "true" or not n["beta"])
+        ]
+        base = f"/2010-04-01/Accounts/{a.sid}/IncomingPhoneNumbers.json"
+        return 200, self._page("incoming_phone_numbers", numbers, base, q)
+
+    async def op_UpdateIncomingPhoneNumber(
+        self, a: Account, p: Any, q: Any, f: Any
+    ) -> tuple[int, Any]:
+        number = self._owned_number(a, p["Sid"])
+        self._set_number(number, f)
+        return 200, number
 
     def _owned_number(self, a: Account, sid: str) -> dict[str, Any]:
         if sid not in a.numbers:

@@ -255,6 +255,9 @@ class PendingChange(AccountOwned, Base):
     action: Mapped[str] = mapped_column(String(64))
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
+    # What its repair needs that no row of ours holds (the number a buy was for, the SID a
+    # release was for); never a secret.
+    detail: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class AuditEvent(OrgOwned, Base):

@@ -53,10 +53,16 @@ class OwnedNumber:
     mms: bool
     voice: bool
     hosted: bool = False
+    voice_url: str | None = None  # where the provider sends its calls
+    voice_method: str | None = None
+    calls_taken_by: str | None = None  # an application or trunk used before any voice URL
 
 
 class NumberMarket(Protocol):
-    """Where an account searches for, buys, confirms and releases phone numbers."""
+    """Where an account searches for, buys, confirms and releases phone numbers. A number
+    bought sends its calls to deskprov's voice webhook (``voice_url``)."""
+
+    def voice_url(self) -> str: ...
 
     async def search(self, area_code: str) -> list[NumberOffer]: ...
 
@@ -69,6 +75,22 @@ class NumberMarket(Protocol):
     async def release(self, sid: str) -> None:
         """Give the number back for good (done already is fine)."""
         ...
+
+    async def numbers(self) -> list[OwnedNumber]:
+        """Every number in the account."""
+        ...
+
+    async def send_calls_here(self, sid: str) -> None:
+        """Point the number's voice webhook at deskprov again."""
+        ...
+
+
+def calls_come_here(number: OwnedNumber, voice_url: str) -> bool:
+    return (
+        number.calls_taken_by is None
+        and number.voice_url == voice_url
+        and (number.voice_method or "POST") == "POST"
+    )
 
 
 # --- SIP objects hosted at the provider ----------------------------------------------------
@@ -102,13 +124,14 @@ MAPPING_KINDS = ("registrations", "calls")
 
 @dataclass(frozen=True)
 class RemoteState:
-    """Everything a provider account holds of the SIP objects deskprov manages. A mapping is
-    (domain SID, list SID, kind), kind one of ``MAPPING_KINDS``."""
+    """Everything a provider account holds of the SIP objects and phone numbers deskprov
+    manages. A mapping is (domain SID, list SID, kind), kind one of ``MAPPING_KINDS``."""
 
     domains: tuple[RemoteDomain, ...] = ()
     lists: tuple[RemoteList, ...] = ()
     credentials: tuple[RemoteCredential, ...] = ()
     mappings: frozenset[tuple[str, str, str]] = frozenset()
+    numbers: tuple[OwnedNumber, ...] = ()
 
 
 class Progress(Protocol):

@@ -1,17 +1,32 @@
-"""deskprov's SIP objects against a provider's: the drift between them, the provider calls that
-make the provider match deskprov (repair), and what of the provider's deskprov can take in
-(import). Plain data in and out; the service reads and writes the database around it, and
-never holds a transaction while this calls the provider.
+"""deskprov's SIP objects and phone numbers against a provider's: the drift between them, the
+provider calls that make the provider match deskprov (repair), and what of the provider's
+deskprov can take in (import). Plain data in and out; the service reads and writes the database
+around it, and never holds a transaction while this calls the provider.
+
+Numbers differ from SIP objects in one way: releasing a number is for good (and someone pays
+for it), so a repair never releases one deskprov does not know. A number bought by a change
+that was interrupted before deskprov recorded it is taken in as a bought phone instead (the
+customer has paid for its month already, and a delete here releases it whenever they wish;
+a release cannot be taken back); a phone whose delete released the number at the provider
+before it was interrupted is deleted here too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from deskprov.domain import rules
-from deskprov.providers.base import MAPPING_KINDS, Progress, RemoteState, SipHost
+from deskprov.providers.base import (
+    MAPPING_KINDS,
+    NumberMarket,
+    OwnedNumber,
+    Progress,
+    RemoteState,
+    SipHost,
+    calls_come_here,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +65,18 @@ class LocalAttachment:
 
 
 @dataclass(frozen=True)
+class LocalPhone:
+    id: str
+    phone_number: str
+    sid: str | None
+    bought: bool  # bought through deskprov (its calls come to deskprov), not added by hand
+
+
+BUY = "provider_phone.buy"
+RELEASE = "provider_phone.release"
+
+
+@dataclass(frozen=True)
 class Interrupted:
     """A change started at the provider and never committed here (``PendingChange``)."""
 
@@ -59,6 +86,7 @@ class Interrupted:
     target_id: str | None
     since: str
     in_progress: bool  # too recent to tell from one still running
+    detail: Mapping[str, str] = field(default_factory=dict)  # e.g. the number a buy was for
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,7 @@ class LocalState:
     lists: tuple[LocalList, ...] = ()
     users: tuple[LocalUser, ...] = ()
     attachments: tuple[LocalAttachment, ...] = ()
+    phones: tuple[LocalPhone, ...] = ()
     interrupted: tuple[Interrupted, ...] = ()
 
 
@@ -95,6 +124,13 @@ class Drift:
     unknown_lists: set[str] = field(default_factory=set)
     unknown_credentials: set[tuple[str, str]] = field(default_factory=set)  # (list SID, SID)
     unknown_mappings: set[tuple[str, str, str]] = field(default_factory=set)
+    unknown_numbers: list[OwnedNumber] = field(default_factory=list)
+    # Numbers: what repair does at the provider, and what the service then records here.
+    elsewhere: list[tuple[str, OwnedNumber]] = field(default_factory=list)  # calls go elsewhere
+    take_in: list[OwnedNumber] = field(default_factory=list)  # bought, never recorded here
+    released: list[LocalPhone] = field(default_factory=list)  # released, never deleted here
+    moved: list[tuple[LocalPhone, OwnedNumber]] = field(default_factory=list)  # another SID
+    gone: list[LocalPhone] = field(default_factory=list)  # not in the account: nothing to do
     busy: bool = False  # a change is in progress at the provider right now
 
 
@@ -166,10 +202,12 @@ def compare(ours: LocalState, theirs: RemoteState, host: SipHost) -> Drift:
     for change in ours.interrupted:
         state = "in progress" if change.in_progress else "interrupted"
         drift.busy = drift.busy or change.in_progress
+        number = change.detail.get("phone_number")
+        of = f" of {number}" if number else ""
         drift.different.append(
             Item(
                 change.target_type,
-                f"{state}: {change.action} started {change.since} and not committed here",
+                f"{state}: {change.action}{of} started {change.since} and not committed here",
                 change.target_id,
             )
         )
@@ -206,7 +244,53 @@ def compare(ours: LocalState, theirs: RemoteState, host: SipHost) -> Drift:
                 provider_sid=l_sid,
             )
         )
+    compare_numbers(ours, theirs, host.voice_url(), drift)
     return drift
+
+
+def compare_numbers(ours: LocalState, theirs: RemoteState, voice_url: str, drift: Drift) -> None:
+    """Our phones against the account's numbers, matched by SID (then by number, for a number
+    the account holds under another SID). A bought phone's calls must come to deskprov."""
+    numbers = {n.sid: n for n in theirs.numbers}
+    by_number = {n.phone_number: n for n in theirs.numbers}
+    claimed = {p.sid for p in ours.phones if p.sid in numbers}
+    settled = [c for c in ours.interrupted if not c.in_progress]
+    releases = {c.target_id for c in settled if c.action == RELEASE}
+    for p in ours.phones:
+        found = numbers.get(p.sid or "")
+        if found is None:
+            again = by_number.get(p.phone_number)
+            if p.id in releases:
+                drift.released.append(p)
+                detail = "released at the provider by a delete that was interrupted"
+                drift.missing.append(Item("provider_phone", f"{p.phone_number}: {detail}", p.id))
+            elif again is not None and again.sid not in claimed:
+                claimed.add(again.sid)
+                drift.moved.append((p, again))
+                if p.bought and not calls_come_here(again, voice_url):
+                    drift.elsewhere.append((p.id, again))
+                detail = f"{p.phone_number} is {again.sid} at the provider, not {p.sid}"
+                drift.different.append(Item("provider_phone", detail, p.id, p.sid))
+            else:
+                drift.gone.append(p)
+                detail = f"{p.phone_number}: {p.sid} is not in the provider account"
+                drift.missing.append(Item("provider_phone", detail, p.id, p.sid))
+        elif p.bought and not calls_come_here(found, voice_url):
+            drift.elsewhere.append((p.id, found))
+            goes = found.calls_taken_by or found.voice_url or "nowhere"
+            drift.different.append(Item("provider_phone", f"calls go to {goes}", p.id, found.sid))
+
+    ours_numbers = {p.phone_number for p in ours.phones}
+    bought = {c.detail.get("phone_number") for c in settled if c.action == BUY}
+    for n in theirs.numbers:
+        if n.sid in claimed:
+            continue
+        detail = n.phone_number
+        if n.phone_number in bought and n.phone_number not in ours_numbers:
+            drift.take_in.append(n)
+            detail += ": bought by a change that was interrupted before deskprov recorded it"
+        drift.unknown_numbers.append(n)
+        drift.unknown.append(Item("provider_phone", detail, provider_sid=n.sid))
 
 
 def _absent(sid: str | None, what: str) -> str:
@@ -343,6 +427,40 @@ async def repair(
     return done
 
 
+async def repair_numbers(market: NumberMarket, drift: Drift, progress: Progress) -> list[Item]:
+    """The provider's side of repairing numbers: calls sent to deskprov again (a bought phone's,
+    and a number about to be taken in). What cannot be repaired is said, not done: a number
+    gone from the account cannot be bought back by a repair (it may be someone else's now)."""
+    done: list[Item] = []
+    pointed: list[tuple[str | None, OwnedNumber]] = [*drift.elsewhere]
+    pointed += [(None, n) for n in drift.take_in if not calls_come_here(n, market.voice_url())]
+    progress.grow(len(pointed))
+    for phone_id, number in pointed:
+        progress.advance()
+        if number.calls_taken_by:
+            why = (
+                f"not repaired: Twilio gives the number's calls to {number.calls_taken_by} "
+                "before any voice URL, and its API (as described) cannot clear that: clear "
+                "it in Twilio's console, then repair again"
+            )
+            done.append(Item("provider_phone", why, phone_id, number.sid))
+            continue
+        await market.send_calls_here(number.sid)
+        done.append(Item("provider_phone", "calls sent to deskprov again", phone_id, number.sid))
+    for p in drift.gone:
+        done.append(
+            Item(
+                "provider_phone",
+                f"not repaired: {p.phone_number} is no longer in the provider account, and a "
+                "repair does not buy numbers; delete the phone here (nothing is released), then "
+                "buy or add the number again",
+                p.id,
+                p.sid,
+            )
+        )
+    return done
+
+
 # --- import ---------------------------------------------------------------------------------
 
 
@@ -354,14 +472,29 @@ class Import:
     lists: list[tuple[str, str]] = field(default_factory=list)  # (SID, name)
     users: list[tuple[str, str, str]] = field(default_factory=list)  # (SID, username, list SID)
     attachments: list[tuple[str, str]] = field(default_factory=list)  # (domain SID, list SID)
+    # (number, bought): bought when deskprov bought it (an interrupted buy), else manual.
+    numbers: list[tuple[OwnedNumber, bool]] = field(default_factory=list)
     skipped: list[Item] = field(default_factory=list)
 
 
 def importable(
-    ours: LocalState, theirs: RemoteState, drift: Drift, taken_prefixes: set[str]
+    ours: LocalState,
+    theirs: RemoteState,
+    drift: Drift,
+    taken_prefixes: set[str],
+    taken_numbers: set[str],
 ) -> Import:
-    """``taken_prefixes``: twilio prefixes deskprov already has (any organisation's)."""
+    """``taken_prefixes``: twilio prefixes deskprov already has (any organisation's);
+    ``taken_numbers``: phone numbers the organisation already has (in any account)."""
     plan = Import()
+    numbers = set(taken_numbers)
+    for n in drift.unknown_numbers:
+        if n.phone_number in numbers:
+            why = "already a phone of the organisation"
+            plan.skipped.append(Item("provider_phone", f"{n.phone_number}: {why}", None, n.sid))
+        else:
+            numbers.add(n.phone_number)
+            plan.numbers.append((n, n in drift.take_in))
     for d in theirs.domains:
         if d.sid not in drift.unknown_domains:
             continue

@@ -376,6 +376,9 @@ def _owned(data: dict[str, Any]) -> OwnedNumber:
         mms=_capability(caps, "mms"),
         voice=_capability(caps, "voice"),
         hosted=data.get("origin") == "hosted",
+        voice_url=data.get("voice_url"),
+        voice_method=data.get("voice_method"),
+        calls_taken_by=data.get("voice_application_sid") or data.get("trunk_sid"),
     )
 
 
@@ -387,6 +390,10 @@ class TwilioMarket:
         self.client = client
         self._voice_url = voice_url(public_url, account_id)
         self._numbers = f"{client.base}/IncomingPhoneNumbers"
+        self._calls_here = {"VoiceUrl": self._voice_url, "VoiceMethod": "POST"}
+
+    def voice_url(self) -> str:
+        return self._voice_url
 
     async def search(self, area_code: str) -> list[NumberOffer]:
         data = await self.client.call(
@@ -410,7 +417,7 @@ class TwilioMarket:
         return offers
 
     async def buy(self, phone_number: str) -> OwnedNumber:
-        form = {"PhoneNumber": phone_number, "VoiceUrl": self._voice_url, "VoiceMethod": "POST"}
+        form = {"PhoneNumber": phone_number, **self._calls_here}
         try:
             return _owned(await self.client.call("POST", f"{self._numbers}.json", form))
         except TwilioRefusal as exc:
@@ -431,3 +438,10 @@ class TwilioMarket:
 
     async def release(self, sid: str) -> None:
         await self.client.delete(f"{self._numbers}/{sid}.json")
+
+    async def numbers(self) -> list[OwnedNumber]:
+        found = await self.client.each(f"{self._numbers}.json", "incoming_phone_numbers")
+        return [_owned(n) for n in found]
+
+    async def send_calls_here(self, sid: str) -> None:
+        await self.client.call("POST", f"{self._numbers}/{sid}.json", self._calls_here)

@@ -63,6 +63,17 @@ def offer_view(offer: NumberOffer) -> schema.AvailableNumber:
     )
 
 
+def as_described(owned: OwnedNumber) -> dict[str, Any]:
+    """A phone's columns that come from the provider's description of its number."""
+    return {
+        "sid": owned.sid,
+        "sms": owned.sms,
+        "mms": owned.mms,
+        "voice": owned.voice,
+        "hosted": owned.hosted,
+    }
+
+
 def confirmed(owned: OwnedNumber | None, phone_number: str) -> OwnedNumber:
     """A manual number's SID as the provider answered for it: it must carry that number."""
     if owned is None:
@@ -146,7 +157,14 @@ class Phones(HostedCollection):
                 undo.push(partial(bought.release, owned.sid))
                 return owned
 
-            return Remote("provider_phone.buy", self.kind, row_id, buy, (body.phone_number,))
+            return Remote(
+                "provider_phone.buy",
+                self.kind,
+                row_id,
+                buy,
+                (body.phone_number,),
+                detail={"phone_number": body.phone_number},  # (what a repair takes in)
+            )
 
         async def commit(s: AsyncSession, owned: OwnedNumber | None) -> schema.PhoneView:
             account = await self.account(s, scope)
@@ -160,13 +178,7 @@ class Phones(HostedCollection):
                 "voice": caps.voice,
             }
             if owned is not None:
-                values.update(
-                    sid=owned.sid,
-                    sms=owned.sms,
-                    mms=owned.mms,
-                    voice=owned.voice,
-                    hosted=owned.hosted,
-                )
+                values.update(as_described(owned))
             elif body.setup_type == "bought":  # from the whippy_phone inventory
                 number = await take_from_inventory(s, account, body.phone_number)
                 values.update(sid="PN" + secrets.token_hex(16), sms=True, mms=True, voice=True)
@@ -246,13 +258,8 @@ class Phones(HostedCollection):
         async def commit(s: AsyncSession, owned: OwnedNumber | None) -> schema.PhoneView:
             row = await self.load(s, scope, row_id)
             if owned is not None:
-                row.sid, row.sms, row.mms, row.voice, row.hosted = (
-                    owned.sid,
-                    owned.sms,
-                    owned.mms,
-                    owned.voice,
-                    owned.hosted,
-                )
+                for name, value in as_described(owned).items():
+                    setattr(row, name, value)
             if body.sid is not None:
                 row.sid = body.sid
             if body.capabilities is not None:
@@ -271,7 +278,9 @@ class Phones(HostedCollection):
     async def remote_delete(
         self, s: AsyncSession, row: ProviderPhone, account: ProviderAccount
     ) -> Remote[None] | None:
-        """A bought twilio number is released at Twilio, for good (nothing to take back)."""
+        """A bought twilio number is released at Twilio, for good: nothing can take that back,
+        so a commit that fails after it leaves its pending record for provider-sync, whose
+        repair then deletes the phone here too."""
         if account.provider != "twilio" or row.setup_type != "bought" or row.sid is None:
             return None
         market, sid = twilio_market(self.deps, account), row.sid
@@ -279,7 +288,15 @@ class Phones(HostedCollection):
         async def release(undo: Undo) -> None:
             await market.release(sid)
 
-        return Remote("provider_phone.release", self.kind, row.id, release, (sid,))
+        return Remote(
+            "provider_phone.release",
+            self.kind,
+            row.id,
+            release,
+            (sid,),
+            detail={"phone_number": row.phone_number, "sid": sid},
+            reversible=False,
+        )
 
     async def release(self, s: AsyncSession, row: ProviderPhone) -> None:
         """A bought whippy_phone number goes back to the inventory."""

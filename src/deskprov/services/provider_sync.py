@@ -1,5 +1,6 @@
-"""``provider-sync``: deskprov's SIP objects compared with the provider's (a drift report), the
-provider made to match deskprov (repair), and what exists only at the provider taken in (import).
+"""``provider-sync``: deskprov's SIP objects and phone numbers compared with the provider's (a
+drift report), the provider made to match deskprov (repair), and what exists only at the
+provider taken in (import).
 
 The provider is read before our database: an object a change in flight has just made at the
 provider already has its pending record here, so it is never mistaken for a stranger. Repair is
@@ -8,6 +9,7 @@ refused while a change is in flight. No transaction is open while the provider i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from deskprov.db.models import (
     CredentialList,
     PendingChange,
     ProviderAccount,
+    ProviderPhone,
     SipDomain,
     SipUser,
 )
@@ -26,11 +29,19 @@ from deskprov.domain.ids import new_id
 from deskprov.domain.roles import Actor, Role
 from deskprov.errors import Conflict, Invalid, NotFound, Unsupported
 from deskprov.providers import sync
-from deskprov.providers.base import NoProgress, Progress, RemoteState, SipHost
+from deskprov.providers.base import (
+    NoProgress,
+    NumberMarket,
+    OwnedNumber,
+    Progress,
+    RemoteState,
+    SipHost,
+)
 from deskprov.schemas import account as schema
 from deskprov.security.secretbox import sip_password_binding
 from deskprov.services.base import Deps, Scope, bump_data_version, get_in_org, iso, record
-from deskprov.services.remote import sip_host
+from deskprov.services.phones import as_described
+from deskprov.services.remote import sip_host, twilio_market
 
 # A pending change younger than this may still be running: two minutes, or twelve of the
 # provider's timeouts when DESKPROV_TWILIO_TIMEOUT is longer (a change makes a few calls, and
@@ -61,8 +72,8 @@ class ProviderSync:
         self, scope: Scope, progress: Progress | None = None
     ) -> schema.ProviderSyncReport:
         scope.actor.require(Role.admin)
-        host = await self._host(scope)
-        _, _, drift = await self._compare(scope, host, progress or NoProgress())
+        at = await self._provider(scope)
+        _, _, drift = await self._compare(scope, at, progress or NoProgress())
         return self._view(drift, [])
 
     async def act(
@@ -78,33 +89,42 @@ class ProviderSync:
                 fields={"repair": "one of repair and import must be true"},
             )
         progress = progress or NoProgress()
-        host = await self._host(scope)
-        ours, theirs, drift = await self._compare(scope, host, progress)
+        at = await self._provider(scope)
+        ours, theirs, drift = await self._compare(scope, at, progress)
+        if drift.busy and body.repair:
+            raise Conflict(
+                "a change at the provider is in progress for this account: try again in a "
+                "couple of minutes"
+            )
         if body.repair:
-            done = await self._repair(scope, host, ours, theirs, drift, progress)
+            done = await self._repair(scope, at, ours, theirs, drift, progress)
         else:
             done = await self._import(scope, ours, theirs, drift)
-        _, _, after = await self._compare(scope, host, progress)
+        _, _, after = await self._compare(scope, at, progress)
         return self._view(after, done)
 
-    async def _host(self, scope: Scope) -> SipHost:
+    async def _provider(self, scope: Scope) -> tuple[SipHost, NumberMarket]:
         assert scope.account_id is not None
         async with self.deps.db.read() as s:
             account = await get_in_org(
                 s, ProviderAccount, scope.actor.org_id, scope.account_id, "provider_account"
             )
-            host = sip_host(self.deps, account)
+        host = sip_host(self.deps, account)
         if host is None:
             raise Unsupported(
                 f"{account.provider} accounts keep their SIP objects in deskprov only: "
                 "there is nothing to compare"
             )
-        return host
+        return host, twilio_market(self.deps, account)
 
     async def _compare(
-        self, scope: Scope, host: SipHost, progress: Progress
+        self, scope: Scope, at: tuple[SipHost, NumberMarket], progress: Progress
     ) -> tuple[sync.LocalState, RemoteState, sync.Drift]:
+        host, market = at
         theirs = await host.state(progress)  # first: see the module's docstring
+        progress.grow(1)
+        theirs = replace(theirs, numbers=tuple(await market.numbers()))
+        progress.advance()
         ours = await self._ours(scope)
         return ours, theirs, sync.compare(ours, theirs, host)
 
@@ -141,6 +161,10 @@ class ProviderSync:
                     sync.LocalAttachment(a.id, a.sip_domain_id, a.credential_list_id)
                     for a in await rows(CredentialAttachment)
                 ),
+                phones=tuple(
+                    sync.LocalPhone(p.id, p.phone_number, p.sid, p.setup_type == "bought")
+                    for p in await rows(ProviderPhone)
+                ),
                 interrupted=tuple(
                     sync.Interrupted(
                         p.id,
@@ -149,6 +173,7 @@ class ProviderSync:
                         p.target_id,
                         iso(p.created_at),
                         now - p.created_at < running,
+                        p.detail or {},
                     )
                     for p in await rows(PendingChange)
                 ),
@@ -157,17 +182,13 @@ class ProviderSync:
     async def _repair(
         self,
         scope: Scope,
-        host: SipHost,
+        at: tuple[SipHost, NumberMarket],
         ours: sync.LocalState,
         theirs: RemoteState,
         drift: sync.Drift,
         progress: Progress,
     ) -> list[sync.Item]:
-        if drift.busy:
-            raise Conflict(
-                "a change at the provider is in progress for this account: try again in a "
-                "couple of minutes"
-            )
+        host, market = at
         wanted = {u.id for u in [*drift.missing_users, *drift.stale_users]}
         passwords: dict[str, str | None] = {}
         async with self.deps.db.read() as s:
@@ -185,11 +206,87 @@ class ProviderSync:
                 await s.execute(update(model).where(model.id == row_id).values(provider_sid=sid))
 
         done = await sync.repair(host, ours, theirs, drift, passwords, store_sid, progress)
+        done += await sync.repair_numbers(market, drift, progress)
         async with self.deps.db.write() as s:
-            finished = [c.id for c in ours.interrupted if not c.in_progress]
+            done += await self._record_numbers(s, scope, drift)
+            finished = [c.id for c in ours.interrupted]
             await s.execute(delete(PendingChange).where(PendingChange.id.in_(finished)))
             await self._audit(s, scope, "repair", done=len(done), interrupted=len(finished))
         return done
+
+    async def _record_numbers(
+        self, s: AsyncSession, scope: Scope, drift: sync.Drift
+    ) -> list[sync.Item]:
+        """Our side of repairing numbers: a number an interrupted buy got is taken in as a
+        bought phone, a phone whose release went through is deleted, a phone whose number the
+        account holds under another SID takes that SID."""
+        done: list[sync.Item] = []
+        taken = await self._numbers_of(s, scope)
+        for number in drift.take_in:
+            if number.phone_number in taken:
+                detail = f"not taken in: {number.phone_number} is a phone of the organisation"
+                done.append(sync.Item("provider_phone", detail, None, number.sid))
+                continue
+            row = await self._add_phone(s, scope, number, bought=True)
+            done.append(sync.Item("provider_phone", "taken in as a bought phone", row.id, row.sid))
+        for phone in drift.released:
+            gone = await s.get(ProviderPhone, phone.id)
+            if gone is not None:
+                await s.delete(gone)
+                await self._phone_audit(s, scope, "delete", gone)
+                detail = "deleted here: its number was released by a delete that was interrupted"
+                done.append(sync.Item("provider_phone", detail, phone.id, phone.sid))
+        for phone, number in drift.moved:
+            found = await s.get(ProviderPhone, phone.id)
+            if found is not None:
+                for name, value in as_described(number).items():
+                    setattr(found, name, value)
+                done.append(
+                    sync.Item("provider_phone", "SID taken from the provider", phone.id, number.sid)
+                )
+        if done:
+            await bump_data_version(s, scope.actor.org_id)
+        return done
+
+    async def _numbers_of(self, s: AsyncSession, scope: Scope) -> set[str]:
+        return set(
+            await s.scalars(
+                select(ProviderPhone.phone_number).where(ProviderPhone.org_id == scope.actor.org_id)
+            )
+        )
+
+    async def _add_phone(
+        self, s: AsyncSession, scope: Scope, number: OwnedNumber, *, bought: bool
+    ) -> ProviderPhone:
+        assert scope.account_id is not None
+        row = ProviderPhone(
+            id=new_id("provider_phone"),
+            created_at=self.deps.clock(),
+            org_id=scope.actor.org_id,
+            account_id=scope.account_id,
+            setup_type="bought" if bought else "manual",
+            phone_number=number.phone_number,
+            **as_described(number),
+        )
+        s.add(row)
+        await s.flush()
+        await self._phone_audit(s, scope, "create", row)
+        return row
+
+    async def _phone_audit(
+        self, s: AsyncSession, scope: Scope, action: str, row: ProviderPhone
+    ) -> None:
+        detail = {"setup_type": row.setup_type, "phone_number": row.phone_number, "sync": True}
+        await record(
+            s,
+            self.deps,
+            scope.actor.org_id,
+            scope.actor.label,
+            f"provider_phone.{action}",
+            "provider_phone",
+            row.id,
+            detail,
+        )
 
     async def _import(
         self, scope: Scope, ours: sync.LocalState, theirs: RemoteState, drift: sync.Drift
@@ -200,7 +297,7 @@ class ProviderSync:
             taken = set(
                 await s.scalars(select(SipDomain.prefix).where(SipDomain.provider == "twilio"))
             )
-            plan = sync.importable(ours, theirs, drift, taken)
+            plan = sync.importable(ours, theirs, drift, taken, await self._numbers_of(s, scope))
             now = self.deps.clock()
             owned = {"org_id": scope.actor.org_id, "account_id": scope.account_id}
             domain_ids = {d.sid: d.id for d in ours.domains if d.sid}
@@ -259,6 +356,23 @@ class ProviderSync:
                     )
                 )
                 done.append(sync.Item("credential_attachment", "imported", row_id, list_sid))
+            for number, bought in plan.numbers:
+                row = await self._add_phone(s, scope, number, bought=bought)
+                kind = "bought (by an interrupted buy)" if bought else "manual"
+                done.append(sync.Item("provider_phone", f"imported as {kind}", row.id, row.sid))
+            # An interrupted buy whose number came in is settled.
+            settled = {n.phone_number for n, bought in plan.numbers if bought}
+            await s.execute(
+                delete(PendingChange).where(
+                    PendingChange.id.in_(
+                        [
+                            c.id
+                            for c in ours.interrupted
+                            if c.action == sync.BUY and c.detail.get("phone_number") in settled
+                        ]
+                    )
+                )
+            )
             await s.flush()
             await bump_data_version(s, scope.actor.org_id)
             await self._audit(s, scope, "import", done=len(done), skipped=len(plan.skipped))

@@ -47,7 +47,10 @@ class Remote(Generic[R]):
     ``call`` runs with no transaction open and pushes onto the ``Undo`` how to take back each
     step it made. ``key`` holds what the call was planned from (SIDs, names): the re-check in
     the write transaction must plan the same, or the change is refused and taken back.
-    ``journal`` is False for calls that change nothing at the provider (a fetch).
+    ``journal`` is False for calls that change nothing at the provider (a fetch); ``detail``
+    is kept with the pending record, for a repair that needs more than the target's id.
+    ``reversible`` is False for a call nothing can take back (a number released): when its
+    commit fails, the pending record stays, so that provider-sync finishes the change here.
     """
 
     action: str
@@ -56,6 +59,8 @@ class Remote(Generic[R]):
     call: Callable[[Undo], Awaitable[R]]
     key: tuple[Any, ...] = ()
     journal: bool = True
+    detail: dict[str, str] | None = None
+    reversible: bool = True
 
 
 Check = Callable[[AsyncSession], Awaitable["Remote[Any] | None"]]
@@ -102,7 +107,7 @@ async def provider_change(
                 await s.execute(delete(PendingChange).where(PendingChange.id == pending))
             return value
     except BaseException:
-        await _take_back(deps, undo, pending)
+        await _take_back(deps, undo, pending if remote.reversible else None)
         raise
 
 
@@ -119,6 +124,7 @@ async def _record(deps: Deps, account: tuple[str, str], remote: Remote[Any]) -> 
                 action=remote.action,
                 target_type=remote.target_type,
                 target_id=remote.target_id,
+                detail=remote.detail,
             )
         )
     return pending_id
