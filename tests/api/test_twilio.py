@@ -563,7 +563,8 @@ async def test_provider_sync_compares_repairs_and_imports_numbers(
         (buy_id, "in progress: provider_phone.buy of +14155550101"),
         (deleted["id"], "in progress: provider_phone.release of +14155550102"),
     }
-    await api.post(f"{base}/provider-sync", {"repair": True}, status=409)
+    for action in ("repair", "import"):
+        await api.post(f"{base}/provider-sync", {action: True}, status=409)
 
     clock.advance(180)
     report = await api.get(f"{base}/provider-sync")

@@ -3,8 +3,9 @@ drift report), the provider made to match deskprov (repair), and what exists onl
 provider taken in (import).
 
 The provider is read before our database: an object a change in flight has just made at the
-provider already has its pending record here, so it is never mistaken for a stranger. Repair is
-refused while a change is in flight. No transaction is open while the provider is called.
+provider already has its pending record here, so it is never mistaken for a stranger. Repair and
+import are refused while a change is in flight (its commit could undo at the provider what they
+build on). No transaction is open while the provider is called.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ class ProviderSync:
         progress = progress or NoProgress()
         at = await self._provider(scope)
         ours, theirs, drift = await self._compare(scope, at, progress)
-        if drift.busy and body.repair:
+        if drift.busy:
             raise Conflict(
                 "a change at the provider is in progress for this account: try again in a "
                 "couple of minutes"
