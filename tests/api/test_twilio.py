@@ -404,9 +404,11 @@ async def test_import_an_existing_twilio_account(
     await api.patch(f"{base}/sip-users/{frank['id']}", {"user_id": owner["id"]})
     url = await make_url(api, pa, owner["id"], "yealink")
     boot = await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
-    assert b"account.1.user_name" not in await boot.read()
+    assert boot.status == 200 and b"account.1.user_name" not in await boot.read()
     frank = await api.patch(f"{base}/sip-users/{frank['id']}", {"password": "Fr4nk-N3w-Passw0rd"})
     assert frank["password_unknown"] is False
+    boot = await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+    assert b"account.1.user_name = frank" in await boot.read()
     await api.post(f"{base}/provider-sync", {"repair": True}, status=200)
     await assert_same(api, pa, fake)
 
