@@ -52,6 +52,7 @@ from deskprov.services.organisation import channels_routing_to, extensions_targe
 from deskprov.services.remote import (
     HostedCollection,
     Remote,
+    client_for,
     credentials,
     provider_change,
     sip_host,
@@ -88,14 +89,7 @@ class ProviderAccounts(Collection[ProviderAccount, org_schema.ProviderAccountVie
         if problems:
             raise Invalid("the credentials are not usable for this provider", fields=problems)
         if provider == "twilio":
-            client = twilio.TwilioClient(
-                self.deps.http,
-                self.deps.settings.twilio_api_url,
-                given["account_sid"],
-                given["auth_token"],
-                self.deps.settings.twilio_timeout,
-            )
-            await twilio.check_account(client)
+            await twilio.check_account(client_for(self.deps, given))
 
     def seal_credentials(self, row: ProviderAccount, given: dict[str, Any] | None) -> None:
         row.credentials_sealed = (

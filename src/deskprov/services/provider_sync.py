@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.models import (
@@ -42,7 +42,7 @@ from deskprov.schemas import account as schema
 from deskprov.security.secretbox import sip_password_binding
 from deskprov.services.base import Deps, Scope, bump_data_version, get_in_org, iso, record
 from deskprov.services.phones import as_described
-from deskprov.services.remote import sip_host, twilio_market
+from deskprov.services.remote import sip_host, store_sid, twilio_market
 
 # A pending change younger than this may still be running: two minutes, or twelve of the
 # provider's timeouts when DESKPROV_TWILIO_TIMEOUT is longer (a change makes a few calls, and
@@ -201,12 +201,10 @@ class ProviderSync:
                     else self.deps.box.open(sealed, binding=sip_password_binding(user.id))
                 )
 
-        async def store_sid(kind: str, row_id: str, sid: str) -> None:
-            model = MODELS[kind]
-            async with self.deps.db.write() as s:
-                await s.execute(update(model).where(model.id == row_id).values(provider_sid=sid))
+        async def stored(kind: str, row_id: str, sid: str) -> None:
+            await store_sid(self.deps, MODELS[kind], row_id, sid)
 
-        done = await sync.repair(host, ours, theirs, drift, passwords, store_sid, progress)
+        done = await sync.repair(host, ours, theirs, drift, passwords, stored, progress)
         done += await sync.repair_numbers(market, drift, progress)
         async with self.deps.db.write() as s:
             done += await self._record_numbers(s, scope, drift)

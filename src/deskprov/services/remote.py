@@ -159,11 +159,16 @@ def twilio_client(deps: Deps, account: ProviderAccount) -> TwilioClient:
             "the provider account has no credentials to call Twilio with",
             fields={"credentials": "required"},
         )
+    return client_for(deps, found)
+
+
+def client_for(deps: Deps, credentials: dict[str, str]) -> TwilioClient:
+    """A client for Twilio credentials (``account_sid``, ``auth_token``)."""
     return TwilioClient(
         deps.http,
         deps.settings.twilio_api_url,
-        found["account_sid"],
-        found["auth_token"],
+        credentials["account_sid"],
+        credentials["auth_token"],
         deps.settings.twilio_timeout,
     )
 
