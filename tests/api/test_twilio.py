@@ -242,6 +242,28 @@ async def test_a_failure_after_the_twilio_call_is_taken_back(
         status=502,
     )
     await assert_same(api, pa, fake)
+
+    # Two admins set alice's password at once: both reach Twilio, one commits, the other's
+    # commit finds the password changed and takes its own back. Twilio must end with the
+    # password that was committed, not the one from before (it keeps a digest: no sync could
+    # see the difference, and alice's phone would not register).
+    alice = s["sip_user"]
+    held = fake.hold("POST", f"/Credentials/{alice['provider_sid']}.json")
+    racing = [
+        asyncio.create_task(
+            api.client.patch(
+                f"/api/v1{base}/sip-users/{alice['id']}",
+                json={"password": password},
+                headers={"Authorization": f"Bearer {api.key}"},
+            )
+        )
+        for password in ("R4ce-Passw0rd-1", "R4ce-Passw0rd-2")
+    ]
+    while held.count < 2:
+        await asyncio.sleep(0.01)
+    held.release()
+    assert sorted(r.status for r in await asyncio.gather(*racing)) == [200, 409]
+    await assert_same(api, pa, fake)
     report = await api.get(f"{base}/provider-sync")
     assert report["missing_at_provider"] == report["unknown_at_provider"] == []
     assert report["different"] == []  # no pending change was left behind

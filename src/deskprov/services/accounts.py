@@ -848,8 +848,7 @@ class SipUsers(HostedCollection):
         if new_list == old_list:
             assert password is not None
             await host.set_password(old_list, old_sid, password)
-            if old_password is not None:
-                undo.push(partial(host.set_password, old_list, old_sid, old_password))
+            undo.push(partial(self.password_back, host, row_id, old_list, old_sid))
             return None
         assert password is not None
         sid = await host.create_credential(new_list, username, password)
@@ -863,6 +862,16 @@ class SipUsers(HostedCollection):
 
             undo.push(again)
         return sid
+
+    async def password_back(self, host: SipHost, row_id: str, list_sid: str, sid: str) -> None:
+        """Take back a password set at the provider: set the one deskprov holds now, not the
+        one it held before (a change that raced this one may have committed its own since, and
+        Twilio keeps only a digest: provider-sync could never see the difference)."""
+        async with self.deps.db.read() as s:
+            row = await s.get(SipUser, row_id)
+            password = None if row is None else self.password(row)
+        if password is not None:
+            await host.set_password(list_sid, sid, password)
 
     async def remote_delete(
         self, s: AsyncSession, row: SipUser, account: ProviderAccount
