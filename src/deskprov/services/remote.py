@@ -8,7 +8,9 @@ One shape for every such change (``provider_change``):
 2. record the change as pending (a short write), so that a crash from here on is found;
 3. call the provider with no transaction open (a slow provider holds no lock of ours);
 4. in one write transaction, check the rules again (the check must still ask the provider for
-   the same thing), commit the change and drop its pending record;
+   the same thing), commit the change and drop its pending record; the transaction first
+   locks the provider account's row, so that on PostgreSQL two such commits of one account
+   check and commit one after the other (SQLite's write lock does that already);
 5. when the provider call or the commit fails, take back at the provider what the call did.
 
 A pending record left behind (the process died between 3 and 4, or taking back failed) is
@@ -23,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from deskprov.db.models import PendingChange, ProviderAccount
@@ -96,6 +98,9 @@ async def provider_change(
         raise
     try:
         async with deps.db.write() as s:
+            await s.execute(
+                select(ProviderAccount.id).where(ProviderAccount.id == account[1]).with_for_update()
+            )
             again = await check(s)
             if again is None or again.key != remote.key:
                 raise Conflict(
