@@ -98,9 +98,9 @@ async def provider_change(
         raise
     try:
         async with deps.db.write() as s:
-            await s.execute(
-                select(ProviderAccount.id).where(ProviderAccount.id == account[1]).with_for_update()
-            )
+            # (NO KEY UPDATE: other transactions may still add rows that refer to the account)
+            locked = select(ProviderAccount.id).where(ProviderAccount.id == account[1])
+            await s.execute(locked.with_for_update(key_share=True))
             again = await check(s)
             if again is None or again.key != remote.key:
                 raise Conflict(
