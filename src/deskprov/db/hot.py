@@ -92,6 +92,7 @@ class UrlState:
     revoked_at: datetime | None
     key_id: str
     data_version: int
+    timezone: str | None = None  # the URL's own time zone, if it has one
 
 
 URL_STATE = select(
@@ -105,6 +106,7 @@ URL_STATE = select(
     ProvisioningUrl.revoked_at,
     ProvisioningUrl.key_id,
     Organisation.data_version,
+    ProvisioningUrl.timezone,
 ).join(Organisation, Organisation.id == ProvisioningUrl.org_id)
 
 
@@ -248,7 +250,7 @@ class SqliteHotStore:
         ).fetchone()
         if row is None:
             return None
-        (id_, org, account, user, vendor, mac, expires, revoked, key_id, version) = row
+        (id_, org, account, user, vendor, mac, expires, revoked, key_id, version, zone) = row
         return UrlState(
             id_,
             org,
@@ -260,6 +262,7 @@ class SqliteHotStore:
             _moment(revoked),
             key_id,
             version,
+            zone,
         )
 
     async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:

@@ -218,6 +218,26 @@ class ProvisioningUrl(AccountOwned, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
     label: Mapped[str | None] = mapped_column(String(100))
     key_id: Mapped[str] = mapped_column(String(16))
+    # An IANA zone for a phone in another zone than its account's phone settings say.
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class PhoneSettings(AccountOwned, Base):
+    """What every phone of a provider account is set to besides its lines and keys. No row:
+    the defaults. The phones' admin password is generated on first use and sealed."""
+
+    __tablename__ = "phone_settings"
+    __table_args__ = (UniqueConstraint("account_id"),)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    ntp_servers: Mapped[list[str] | None] = mapped_column(JSON)
+    language: Mapped[str | None] = mapped_column(String(35))
+    voicemail_number: Mapped[str | None] = mapped_column(String(16))
+    transport: Mapped[str | None] = mapped_column(String(8))
+    srtp: Mapped[str | None] = mapped_column(String(16))
+    poll_minutes: Mapped[int | None] = mapped_column(Integer)
+    nat_keepalive_seconds: Mapped[int | None] = mapped_column(Integer)
+    firmware: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    admin_password_sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class Device(OrgOwned, Base):

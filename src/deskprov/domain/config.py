@@ -6,15 +6,22 @@ profile, and rendered by a template. No ORM objects and no secrets beyond the li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
+
+from deskprov.domain.timezones import ZoneRules
 
 KeyKind = Literal["blf", "speed_dial", "blind_transfer"]
+Transport = Literal["udp", "tcp", "tls"]
+Srtp = Literal["off", "optional", "required"]
 
 
 @dataclass(frozen=True)
 class Line:
     """One SIP registration (account) on the phone."""
+
+    slot: ClassVar[str] = "line"  # what it is in ``PhoneConfig.slots``
 
     index: int  # 1-based
     username: str
@@ -26,7 +33,12 @@ class Line:
 
 @dataclass(frozen=True)
 class MemoryKey:
-    """A SIP extension as a key, before it is given a place on a model's keys."""
+    """A SIP extension as a key, before it is given a place on a model's keys.
+
+    ``kind`` says what the phone does with it: ``blf`` watches ``dial`` (a SIP username) and
+    calls it; ``speed_dial`` calls ``dial`` without watching anything; ``blind_transfer``
+    transfers the current call to ``dial`` (the extension).
+    """
 
     extension: str
     label: str
@@ -37,6 +49,8 @@ class MemoryKey:
 
 @dataclass(frozen=True)
 class PlacedKey:
+    slot: ClassVar[str] = "key"  # what it is in ``PhoneConfig.slots``
+
     key: MemoryKey
     number: int  # 1-based position on the phone's own keys, after the line keys
     module: int | None = None  # expansion module (1-based) when the key is on one
@@ -54,7 +68,14 @@ class PhoneData:
 
 @dataclass(frozen=True)
 class PhoneConfig:
-    """One phone's configuration laid out for its model: what a template renders."""
+    """One phone's configuration laid out for its model: what a template renders.
+
+    Templates state every slot the model has (an unused account disabled, an unused key set to
+    nothing), because Yealink and Fanvil apply a file as a change set: what a file leaves out
+    stays on the phone. ``accounts`` has one entry per account the model has (None: unused);
+    ``slots`` one per key, the phone's own then its expansion modules' (a line's own key, a
+    memory key, or None: an empty key); ``modules`` the modules' slots, module by module.
+    """
 
     vendor: str
     model: str
@@ -64,3 +85,27 @@ class PhoneConfig:
     expansion_keys: tuple[PlacedKey, ...]  # on expansion modules
     dropped: tuple[MemoryKey, ...] = field(default=())  # no room on this model
     version: str = ""  # a version string that moves when the data changes (Fanvil)
+    accounts: tuple[Line | None, ...] = ()
+    slots: tuple[Line | PlacedKey | None, ...] = ()
+    modules: tuple[tuple[PlacedKey | None, ...], ...] = ()  # ``slots`` past the phone's own
+
+
+@dataclass(frozen=True)
+class PhoneSettings:
+    """What a provider account's phones are set to besides lines and keys (defaults when the
+    account has no settings), with the time zone already turned into rules."""
+
+    zone: ZoneRules
+    ntp_servers: tuple[str, ...]
+    language: str | None  # BCP 47
+    voicemail_number: str | None
+    transport: Transport
+    srtp: Srtp
+    poll_minutes: int
+    nat_keepalive_seconds: int  # 0: off
+    firmware: Mapping[str, str]  # model name -> firmware URL
+    admin_password: str
+
+    def firmware_for(self, model: str) -> str:
+        """The firmware URL for ``model`` ("" when none is set: the phone keeps its own)."""
+        return self.firmware.get(model, "")

@@ -25,6 +25,7 @@ PREFIXES = {
     "device_upload": "du",
     "audit_event": "ev",
     "pending_change": "pc",
+    "phone_settings": "ps",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from deskprov.domain import rules
 from deskprov.schemas.common import E164, Body, Extension, Id, Name, Query, Text, Timestamp, View
@@ -16,14 +16,23 @@ Prefix = Annotated[
     Field(description="1-63 of a-z0-9-, not starting or ending with -", examples=["acme"]),
 ]
 SipUsername = Annotated[str, StringConstraints(pattern=rules.SIP_USERNAME.pattern)]
+
+
+def _no_outer_space(value: str) -> str:
+    if value != value.strip():
+        raise ValueError("must not start or end with white space")
+    return value
+
+
 Password = Annotated[
     Text,
     Field(
         min_length=rules.PASSWORD_MIN,
         max_length=rules.PASSWORD_MAX,
         description="at least 12 characters with an upper-case letter, a lower-case letter "
-        "and a digit; write-only",
+        "and a digit, not starting or ending with white space; write-only",
     ),
+    AfterValidator(_no_outer_space),
 ]
 Label = Annotated[Text, StringConstraints(min_length=1, max_length=32)]
 

@@ -9,9 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from deskprov.domain import rules
 
 
-def _no_control(value: str) -> str:
-    if rules.has_control_characters(value):
-        raise ValueError("control characters are not allowed")
+def _text_rules(value: str) -> str:
+    problem = rules.text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -21,7 +22,8 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_control)]
+# Every text field: no control characters, line separators, non-characters or lone surrogates.
+Text = Annotated[str, AfterValidator(_text_rules)]
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
 E164 = Annotated[
     str,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from deskprov.schemas.common import Body, Id, Name, Query, Text, Timestamp, View
+from deskprov.schemas.phone_settings import TimeZone
 
 Vendor = Literal["polycom", "yealink", "fanvil"]
 TEN_YEARS = 10 * 366 * 24 * 3600
@@ -22,6 +23,9 @@ class ProvisioningUrlCreate(Body):
         None, description="seconds until the URL stops working; absent = never"
     )
     label: Name | None = None
+    timezone: TimeZone | None = Field(
+        None, description="IANA time zone for this phone, instead of the account's"
+    )
 
 
 class ProvisioningUrlView(View):
@@ -34,13 +38,14 @@ class ProvisioningUrlView(View):
     revoked: bool
     revoked_at: Timestamp | None
     label: str | None
+    timezone: str | None
     created_at: Timestamp
 
 
 class PreviewQuery(Query):
-    file: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    file: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
     reveal: bool = False
-    model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+    model: Annotated[Text, StringConstraints(min_length=1, max_length=64)] | None = Field(
         None, description="render for this model (default: the bound phone's, else the vendor's)"
     )
 

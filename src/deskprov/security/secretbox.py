@@ -26,6 +26,10 @@ def credentials_binding(account_id: str) -> str:
     return f"provider_account:{account_id}"
 
 
+def phone_admin_password_binding(phone_settings_id: str) -> str:
+    return f"phone_settings:{phone_settings_id}:admin_password"
+
+
 class SecretBoxError(RuntimeError):
     """A sealed value cannot be opened (unknown key id, tampered, wrong binding)."""
 

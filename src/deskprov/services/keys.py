@@ -9,9 +9,14 @@ from typing import Any
 from sqlalchemy import CursorResult, func, select, update
 
 from deskprov.db.engine import Database, make_engine
-from deskprov.db.models import ProviderAccount, SipUser
+from deskprov.db.models import PhoneSettings, ProviderAccount, SipUser
 from deskprov.security.keyring import Keyring, LiveKeys
-from deskprov.security.secretbox import SecretBox, credentials_binding, sip_password_binding
+from deskprov.security.secretbox import (
+    SecretBox,
+    credentials_binding,
+    phone_admin_password_binding,
+    sip_password_binding,
+)
 from deskprov.settings import Settings
 
 BATCH = 200
@@ -20,6 +25,7 @@ BATCH = 200
 SEALED: list[tuple[Any, Any, Callable[[str], str]]] = [
     (SipUser, SipUser.password_sealed, sip_password_binding),
     (ProviderAccount, ProviderAccount.credentials_sealed, credentials_binding),
+    (PhoneSettings, PhoneSettings.admin_password_sealed, phone_admin_password_binding),
 ]
 
 

@@ -22,17 +22,18 @@ from sqlalchemy import select
 
 from deskprov.db.hot import HotStore, UrlState
 from deskprov.db.models import DeviceUpload
-from deskprov.domain.config import PhoneData
+from deskprov.domain.config import PhoneData, PhoneSettings
 from deskprov.domain.ids import new_id
 from deskprov.security import tokens
 from deskprov.services.base import Deps, record
 from deskprov.services.caches import Lru
 from deskprov.services.device_log import DeviceLog, DeviceNote
 from deskprov.services.phone_data import AccountView, account_view, phone_data
+from deskprov.services.phone_settings import PhoneSettingsService
 from deskprov.services.provisioning_urls import url_of
 from deskprov.vendors.layout import lay_out
 from deskprov.vendors.profile import FileMatch, Model, Profile, UserAgent, identify
-from deskprov.vendors.render import Rendered, Renderer
+from deskprov.vendors.render import Rendered, Renderer, RenderError
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class CachedFile:
     body: bytes
     content_type: str
     etag: str
+    failed: str | None = None  # the field that could not be written: nothing to serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +127,16 @@ class _Visit:
 
 
 class PhoneService:
-    def __init__(self, deps: Deps, renderer: Renderer, hot: HotStore, devices: DeviceLog) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        renderer: Renderer,
+        hot: HotStore,
+        devices: DeviceLog,
+        phone_settings: PhoneSettingsService,
+    ) -> None:
         self.deps = deps
+        self.phone_settings = phone_settings
         self.renderer = renderer
         self.profiles = renderer.profiles
         self.hot = hot
@@ -163,8 +173,11 @@ class PhoneService:
         cached = self.files.get(key)
         hit = cached is not None
         if cached is None:
-            cached = await self._render(url, visit.profile, rule.template, model)
+            cached = await self._render(url, visit.profile, rule.template, model, req.filename)
             self.files.put(key, cached)
+        if cached.failed is not None:
+            self._note(url, visit, req, "render_failed")
+            return NOT_SERVED
         fresh = etag_matches(req.if_none_match, cached.etag)
         self._note(url, visit, req, "not_modified" if fresh else "ok")
         if fresh:
@@ -310,24 +323,40 @@ class PhoneService:
     def _file_key(
         self, url: UrlState, profile: Profile, template: str, model: Model
     ) -> tuple[object, ...]:
-        """What a rendered file depends on. A template that reads no ``config`` is rendered
-        once for every URL (once per model, if it reads no ``provisioning_url`` either): in a
-        boot storm the Polycom master file and the Yealink common file were rendered, with a
-        database read and every password decrypted, once per phone."""
+        """What a rendered file depends on. A template that reads neither ``config`` nor
+        ``settings`` is rendered once for every URL (once per model, if it reads no
+        ``provisioning_url`` either): in a boot storm the Polycom master file and the Yealink
+        common file were rendered, with a database read and every password decrypted, once per
+        phone."""
         reads = self.renderer.reads(profile, template, model)
-        per_url = "config" in reads or "provisioning_url" in reads
+        data = "config" in reads or "settings" in reads
+        per_url = data or "provisioning_url" in reads
         return (
             profile.vendor,
             template,
             model.name,
             url.id if per_url else None,
-            url.data_version if "config" in reads else None,
+            url.data_version if data else None,
         )
 
     async def _render(
-        self, url: UrlState, profile: Profile, template: str, model: Model
+        self, url: UrlState, profile: Profile, template: str, model: Model, filename: str
     ) -> CachedFile:
-        rendered = await self.render(url, profile, template, model)
+        try:
+            rendered = await self.render(url, profile, template, model)
+        except RenderError as exc:
+            if exc.field is None:
+                raise  # a template bug: the phone endpoint answers 404 and logs the traceback
+            # Stored text that this vendor's format cannot carry: said once (the failure is
+            # cached like a file, until the data changes), never served.
+            log.warning(
+                "cannot render %s for provisioning URL %s (%s): %s",
+                filename[:64],
+                url.id,
+                profile.vendor,
+                exc,
+            )
+            return CachedFile(b"", profile.content_type, "", failed=exc.field)
         return CachedFile(rendered.body, rendered.content_type, etag_of(rendered.body))
 
     async def render(
@@ -335,12 +364,25 @@ class PhoneService:
     ) -> Rendered:
         """The file as this URL's phone gets it (``mask``: passwords hidden, for previews)."""
         reads = self.renderer.reads(profile, template, model)
+        settings = None
+        if "config" in reads or "settings" in reads:
+            account = await self._account(url)
+            if "settings" in reads:
+                settings = self._settings(account, url)
         if "config" in reads:
-            config = lay_out(profile.vendor, model, await self._phone_data(url), url.mac)
+            config = lay_out(profile.vendor, model, await self._phone_data(url, account), url.mac)
         else:  # (the file may be shared between URLs: nothing of this one goes in)
             config = lay_out(profile.vendor, model, PhoneData((), (), url.data_version), None)
         address = self._address(url) if "provisioning_url" in reads else ""
-        return self.renderer.render(profile, template, model, config, address, mask_passwords=mask)
+        return self.renderer.render(
+            profile, template, model, config, address, settings, mask_passwords=mask
+        )
+
+    def _settings(self, account: AccountView, url: UrlState) -> PhoneSettings:
+        try:
+            return account.settings_for(self.deps.box, url.timezone, self.deps.clock().year)
+        except ValueError as exc:  # a zone the time-zone database no longer knows
+            raise RenderError(str(exc), field="timezone") from exc
 
     def _address(self, url: UrlState) -> str:
         address = self.addresses.get(url.id)
@@ -349,14 +391,27 @@ class PhoneService:
             self.addresses.put(url.id, address)
         return address
 
-    async def _phone_data(self, url: UrlState) -> PhoneData:
-        async with self.hot.reader() as reader:
-            account = self.accounts.get((url.account_id, url.data_version))
-            if account is None:
+    async def _account(self, url: UrlState) -> AccountView:
+        """What every phone of the URL's account shares, read once per data version. The
+        account's phone admin password is made here on its first use."""
+        key = (url.account_id, url.data_version)
+        account = self.accounts.get(key)
+        if account is None:
+            async with self.hot.reader() as reader:
                 account = await account_view(
                     reader, url.account_id, self.deps.settings.whippy_sip_suffix
                 )
-                self.accounts.put((url.account_id, url.data_version), account)
+            if account.settings.admin_password_sealed is None:
+                await self.phone_settings.ensure_admin_password(url.org_id, url.account_id)
+                async with self.hot.reader() as reader:
+                    account = await account_view(
+                        reader, url.account_id, self.deps.settings.whippy_sip_suffix
+                    )
+            self.accounts.put(key, account)
+        return account
+
+    async def _phone_data(self, url: UrlState, account: AccountView) -> PhoneData:
+        async with self.hot.reader() as reader:
             return await phone_data(
                 reader,
                 self.deps.box,

@@ -9,7 +9,7 @@ account: they are read once per data version (``AccountView``) and shared.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -17,15 +17,17 @@ from sqlalchemy import bindparam, select
 from deskprov.db.hot import Reader
 from deskprov.db.models import (
     CredentialAttachment,
+    PhoneSettings as PhoneSettingsRow,
     ProviderAccount,
     SipDomain,
     SipExtension,
     SipUser,
     User,
 )
-from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData
+from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData, PhoneSettings
 from deskprov.providers.base import provider_for
 from deskprov.security.secretbox import SecretBox, sip_password_binding
+from deskprov.services.phone_settings import COLUMNS, StoredSettings, stored_settings
 
 NO_POSITION = 100  # keys without a position come after every positioned key
 
@@ -43,9 +45,21 @@ class AccountView:
 
     domains: dict[str, str]  # credential list id -> where phones register for its first domain
     keys: tuple[AccountKey, ...]  # sorted by position, then extension
+    settings: StoredSettings = field(default_factory=StoredSettings)
+    # PhoneSettings per URL time zone (None: the account's), made on first use
+    _for_phones: dict[str | None, PhoneSettings] = field(default_factory=dict, compare=False)
 
     def keys_for(self, user_id: str) -> tuple[MemoryKey, ...]:
         return tuple(k.key for k in self.keys if k.owner_id in (None, user_id))
+
+    def settings_for(self, box: SecretBox, timezone: str | None, year: int) -> PhoneSettings:
+        """The settings a phone gets (``timezone``: its URL's own), worked out once per zone
+        for every phone of the account (the admin password opened once, too)."""
+        found = self._for_phones.get(timezone)
+        if found is None:
+            found = self.settings.for_phone(box, timezone, year)
+            self._for_phones[timezone] = found
+        return found
 
 
 async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> AccountView:
@@ -102,7 +116,12 @@ async def account_view(reader: Reader, account_id: str, whippy_suffix: str) -> A
             )
         )
     keys.sort(key=lambda k: k.order)
-    return AccountView(domains=domains, keys=tuple(keys))
+    settings = await reader.all(select(*COLUMNS).where(PhoneSettingsRow.account_id == account_id))
+    return AccountView(
+        domains=domains,
+        keys=tuple(keys),
+        settings=stored_settings(settings[0] if settings else None),
+    )
 
 
 async def _has_blf(reader: Reader, account_id: str) -> bool:

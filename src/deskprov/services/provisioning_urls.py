@@ -16,6 +16,7 @@ from deskprov.schemas import provisioning as schema
 from deskprov.security import tokens
 from deskprov.security.keyring import Keys
 from deskprov.services.base import Collection, Deps, Scope, get_referenced, iso, iso_or_none
+from deskprov.vendors.render import RenderError
 
 if TYPE_CHECKING:
     from deskprov.services.phone import PhoneService
@@ -79,6 +80,7 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
             revoked=row.revoked_at is not None,
             revoked_at=iso_or_none(row.revoked_at),
             label=row.label,
+            timezone=row.timezone,
             created_at=iso(row.created_at),
         )
 
@@ -135,6 +137,7 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
                 mac=mac,
                 expires_at=expires_at,
                 label=body.label,
+                timezone=body.timezone,
                 key_id=self.deps.keyring.current_signing.kid,
             )
             s.add(row)
@@ -172,9 +175,17 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
         state = await self.phone.hot.url_state(row.id, row.org_id)
         assert state is not None
         model = profile.model(model_name)
-        rendered = await self.phone.render(
-            state, profile, match.rule.template, model, mask=not query.reveal
-        )
+        try:
+            rendered = await self.phone.render(
+                state, profile, match.rule.template, model, mask=not query.reveal
+            )
+        except RenderError as exc:
+            if exc.field is None:
+                raise
+            raise Invalid(
+                f"this file cannot be written for a {row.vendor} phone: {exc}",
+                fields={exc.field: "cannot be written in this vendor's file; change it"},
+            ) from exc
         if query.reveal:
             async with self.deps.db.write() as s:
                 await self.audit(s, scope, "reveal_preview", row.id, file=query.file)

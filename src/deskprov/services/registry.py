@@ -17,6 +17,7 @@ from deskprov.services.device_log import DeviceLog
 from deskprov.services.extensions import SipExtensions
 from deskprov.services.organisation import ApiKeys, Channels, Queues, Teams, Users
 from deskprov.services.phone import PhoneService
+from deskprov.services.phone_settings import PhoneSettingsService
 from deskprov.services.phones import NumberInventory, Phones
 from deskprov.services.provider_sync import ProviderSync
 from deskprov.services.provisioning_urls import ProvisioningUrls
@@ -47,6 +48,7 @@ class Services:
     devices: Devices
     audit_events: AuditEvents
     provisioning_urls: ProvisioningUrls
+    phone_settings: PhoneSettingsService
     phone: PhoneService
     routing: Routing
     twilio_voice: TwilioVoice
@@ -54,7 +56,10 @@ class Services:
     @classmethod
     def build(cls, deps: Deps, renderer: Renderer | None = None) -> Services:
         device_log = DeviceLog(deps)
-        phone = PhoneService(deps, renderer or default_renderer(), hot_store(deps.db), device_log)
+        phone_settings = PhoneSettingsService(deps)
+        phone = PhoneService(
+            deps, renderer or default_renderer(), hot_store(deps.db), device_log, phone_settings
+        )
         provisioning_urls = ProvisioningUrls(deps)
         provisioning_urls.phone = phone
         devices = Devices(deps)
@@ -79,6 +84,7 @@ class Services:
             devices=devices,
             audit_events=AuditEvents(deps),
             provisioning_urls=provisioning_urls,
+            phone_settings=phone_settings,
             phone=phone,
             routing=routing,
             twilio_voice=TwilioVoice(deps, routing),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from deskprov.domain.mac import normalise_mac
+from deskprov.domain.rules import FORBIDDEN_TEXT
 
 Serve = Literal["render", "upload", "absent"]
 
@@ -52,6 +53,7 @@ class Model:
     expansion_modules: int = 0
     expansion_keys_per_module: int = 0
     dialect: str = "default"
+    lines_on_keys: bool = True  # False: lines have keys of their own (Fanvil side keys)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -68,6 +70,15 @@ class Profile:
     models: dict[str, Model]
     model_strip: str = ""
     model_space: str = " "
+    languages: dict[str, str] = field(default_factory=dict)
+
+    def language_for(self, tag: str | None) -> str | None:
+        """The vendor's value for BCP 47 ``tag`` ("fr-CA", then "fr"); None: unknown here, the
+        phone keeps its own language."""
+        if not tag:
+            return None
+        tag = tag.lower()
+        return self.languages.get(tag) or self.languages.get(tag.split("-", 1)[0])
 
     def match_file(self, name: str) -> FileMatch | None:
         for rule in self.files:
@@ -87,11 +98,13 @@ class Profile:
                     for ch in self.model_strip:
                         model = model.replace(ch, "")
                     model = model.replace(" ", self.model_space)
+                    model = _printable(model)
+                firmware = groups.get("firmware")
                 mac = groups.get("mac")
                 return UserAgent(
                     vendor=self.vendor,
-                    model=model,
-                    firmware=groups.get("firmware"),
+                    model=model or None,
+                    firmware=_printable(firmware) if firmware else None,
                     mac=normalise_mac(mac) if mac else None,
                 )
         return None
@@ -102,6 +115,12 @@ class Profile:
             return self.models[name]
         base = self.models["default"]
         return Model(**{**base.__dict__, "name": name or self.default_model})
+
+
+def _printable(text: str) -> str:
+    """A user agent's piece without what no file or database may hold (control characters,
+    surrogates from undecodable bytes, non-characters)."""
+    return FORBIDDEN_TEXT.sub("", text)
 
 
 def load_profile(folder: Path) -> Profile:
@@ -116,7 +135,14 @@ def load_profile(folder: Path) -> Profile:
         )
         for f in data["files"]
     )
-    known = {"keys", "max_lines", "expansion_modules", "expansion_keys_per_module", "dialect"}
+    known = {
+        "keys",
+        "max_lines",
+        "expansion_modules",
+        "expansion_keys_per_module",
+        "dialect",
+        "lines_on_keys",
+    }
     models = {
         name: Model(
             name=name,
@@ -125,6 +151,7 @@ def load_profile(folder: Path) -> Profile:
             expansion_modules=int(row.get("expansion_modules", 0)),
             expansion_keys_per_module=int(row.get("expansion_keys_per_module", 0)),
             dialect=str(row.get("dialect", "default")),
+            lines_on_keys=bool(row.get("lines_on_keys", True)),
             extra={k: v for k, v in row.items() if k not in known},
         )
         for name, row in data["models"].items()
@@ -141,6 +168,7 @@ def load_profile(folder: Path) -> Profile:
         models=models,
         model_strip=data.get("model_strip", ""),
         model_space=data.get("model_space", " "),
+        languages={k.lower(): str(v) for k, v in data.get("languages", {}).items()},
     )
 
 

@@ -3,27 +3,88 @@ checked the way the phone will read it before it is served."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 import jinja2.meta
 from lxml import etree
 
-from deskprov.domain.config import PhoneConfig
-from deskprov.domain.rules import CONTROL_CHARACTERS, has_control_characters
+from deskprov.domain.config import PhoneConfig, PhoneSettings
+from deskprov.domain.rules import FORBIDDEN_TEXT
 from deskprov.vendors.profile import Model, Profile
 
 MASK = "********"
 
 
 class RenderError(RuntimeError):
-    """A template produced output that the phone could not read: a bug, never served."""
+    """A file that the phone could not read. ``field`` names the value that cannot be written
+    in the vendor's format (data stored before today's text rules, or a user agent); without
+    one, the template itself is at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def cfg_value(value: object) -> str:
-    """A cfg value cannot be escaped: control characters (CR, LF, ...) are removed."""
-    return CONTROL_CHARACTERS.sub("", str(value))
+    """A cfg value cannot be escaped: what would break the line (control characters, line
+    separators, ...) is removed. Stored values never hold any (see ``check_values``)."""
+    return FORBIDDEN_TEXT.sub("", str(value))
+
+
+def xml_comment(value: object) -> str:
+    """Text that can sit inside an XML comment: no "--", no final "-" (and nothing XML forbids)."""
+    text = FORBIDDEN_TEXT.sub("", str(value))
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")
+
+
+# XML 1.0 characters (https://www.w3.org/TR/xml/#charsets), less the controls no field may hold.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _value_problem(fmt: str, value: str, *, secret: bool) -> str | None:
+    """Why ``value`` cannot go into a file of format ``fmt`` as it is, or None."""
+    if FORBIDDEN_TEXT.search(value) or (fmt == "xml" and _NOT_XML.search(value)):
+        return "holds a character this phone's file cannot carry"
+    if fmt == "cfg" and secret and value != value.strip(" \t"):
+        return "starts or ends with white space, which the phone would drop"
+    return None
+
+
+def _values(config: PhoneConfig, settings: PhoneSettings | None) -> Iterator[tuple[str, str, bool]]:
+    """Every text value a file may carry: (field name, value, is a secret)."""
+    for line in config.lines:
+        where = f"lines.{line.index}"
+        yield f"{where}.username", line.username, False
+        yield f"{where}.password", line.password, True
+        yield f"{where}.domain", line.domain, False
+        yield f"{where}.display_name", line.display_name, False
+        yield f"{where}.label", line.label, False
+    for placed in config.keys + config.expansion_keys:
+        where = f"keys.{placed.key.extension}"
+        yield f"{where}.label", placed.key.label, False
+        yield f"{where}.dial", placed.key.dial, False
+    if settings is not None:
+        yield "settings.admin_password", settings.admin_password, True
+        yield "settings.voicemail_number", settings.voicemail_number or "", False
+        for model, url in settings.firmware.items():
+            yield f"settings.firmware.{model}", url, False
+        for i, server in enumerate(settings.ntp_servers):
+            yield f"settings.ntp_servers.{i}", server, False
+
+
+def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings | None) -> None:
+    """Refuse, naming the field, a value the vendor's format cannot carry as it is."""
+    for name, value, secret in _values(config, settings):
+        problem = _value_problem(profile.format, value, secret=secret)
+        if problem is not None:
+            raise RenderError(f"{name} {problem}", field=name)
 
 
 def _parser() -> etree.XMLParser:
@@ -39,19 +100,27 @@ def check_xml(body: bytes) -> None:
         raise RenderError(f"rendered XML does not parse: {exc}") from exc
 
 
+# C0 controls (less the line feed that ends each line) and DEL, as UTF-8 bytes; C1 controls are
+# two bytes, 0xC2 0x80-0x9F. (Byte operations: a regex over a whole file cost more than the
+# template that made it.)
+_C0_BYTES = bytes(range(0x20)).replace(b"\n", b"") + b"\x7f"
+_C1_BYTES = re.compile(b"\xc2[\x80-\x9f]")
+
+
 def check_cfg(body: bytes) -> None:
-    text = body.decode("utf-8")
-    if text.startswith("\ufeff") or not text.startswith("#!version:1.0.0.1\n"):
+    if not body.startswith(b"#!version:1.0.0.1\n"):  # (a BOM fails here too)
         raise RenderError("a cfg file must start with #!version:1.0.0.1")
-    for number, line in enumerate(text.split("\n"), 1):
-        if has_control_characters(line):
-            raise RenderError(f"line {number} holds a control character")
-        if line and not line.startswith("#") and "=" not in line:
+    if len(body.translate(None, _C0_BYTES)) != len(body) or (
+        b"\xc2" in body and _C1_BYTES.search(body)
+    ):
+        raise RenderError("the file holds a control character")
+    for number, line in enumerate(body.decode("utf-8").split("\n"), 1):
+        if line and "=" not in line and line[0] != "#":
             raise RenderError(f"line {number} is not 'key = value'")
 
 
 # What a template is given to render.
-RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url"})
+RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "settings"})
 
 
 @dataclass(frozen=True)
@@ -64,11 +133,11 @@ class Rendered:
 class Renderer:
     def __init__(self, root: Path, profiles: dict[str, Profile]) -> None:
         self.profiles = profiles
-        self._envs = {vendor: self._environment(root / vendor) for vendor in profiles}
+        self._envs = {vendor: self._environment(root / vendor, p) for vendor, p in profiles.items()}
         self._reads: dict[tuple[str, str], frozenset[str]] = {}
 
     @staticmethod
-    def _environment(folder: Path) -> jinja2.Environment:
+    def _environment(folder: Path, profile: Profile) -> jinja2.Environment:
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(folder),
             undefined=jinja2.StrictUndefined,
@@ -78,12 +147,15 @@ class Renderer:
             auto_reload=False,
         )
         env.filters["cfg"] = cfg_value
+        env.filters["xml_comment"] = xml_comment
+        env.filters["vendor_language"] = profile.language_for
         return env
 
     def reads(self, profile: Profile, template: str, model: Model) -> frozenset[str]:
         """The names a template reads (of ``config``, ``codes``, ``model``,
-        ``provisioning_url``): a file that reads no ``config`` owes nothing to the database
-        (only, if it reads ``provisioning_url``, to its URL) and needs no database read."""
+        ``provisioning_url``, ``settings``): a file that reads neither ``config`` nor
+        ``settings`` owes nothing to the database (only, if it reads ``provisioning_url``, to
+        its URL) and needs no database read."""
         name = template.format(dialect=model.dialect)
         key = (profile.vendor, name)
         found = self._reads.get(key)
@@ -106,13 +178,19 @@ class Renderer:
         model: Model,
         config: PhoneConfig,
         provisioning_url: str,
+        settings: PhoneSettings | None = None,
         *,
         mask_passwords: bool = False,
     ) -> Rendered:
+        """The file; ``settings`` only for templates that read them. A value the format cannot
+        carry raises ``RenderError`` naming it, checked before the masks go on."""
+        check_values(profile, config, settings)
         if mask_passwords:
             config = replace(
                 config, lines=tuple(replace(line, password=MASK) for line in config.lines)
             )
+            if settings is not None:
+                settings = replace(settings, admin_password=MASK)
         name = template.format(dialect=model.dialect)
         text = (
             self._envs[profile.vendor]
@@ -120,8 +198,9 @@ class Renderer:
             .render(
                 config=config,
                 codes=profile.codes,
-                model={**model.extra, **model.__dict__},
+                model=SimpleNamespace(**{**model.extra, **model.__dict__}),
                 provisioning_url=provisioning_url,
+                settings=settings,
             )
         )
         body = _tidy(text).encode("utf-8")
@@ -138,5 +217,5 @@ def _tidy(text: str) -> str:
     Split on LF only: str.splitlines() also splits on U+2028 and friends, which are legal
     inside a user's name.
     """
-    lines = (line.rstrip(" \t\r") for line in text.split("\n"))
-    return "\n".join(line for line in lines if line.strip(" \t")) + "\n"
+    kept = [line for line in text.split("\n") if line.strip(" \t\r")]
+    return "\n".join(line.rstrip(" \t\r") for line in kept) + "\n"

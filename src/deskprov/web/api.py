@@ -14,6 +14,7 @@ from deskprov.domain.roles import Actor
 from deskprov.errors import RateLimited, Unauthorized
 from deskprov.schemas import account as acc
 from deskprov.schemas import organisation as org
+from deskprov.schemas import phone_settings as ps
 from deskprov.schemas import provisioning as prov
 from deskprov.schemas import routing
 from deskprov.schemas.common import Page, PageQuery
@@ -275,6 +276,44 @@ ENDPOINTS: list[Endpoint] = [
         "routes",
         query=routing.RouteQuery,
         response=routing.RouteView,
+    ),
+    Endpoint(
+        "GET",
+        ACCOUNT + "/phone-settings",
+        "phone-settings.get",
+        "Read the phone settings of a provider account (defaults when none were set)",
+        lambda sv, sc, p, b, q: sv.phone_settings.read(sc),
+        "phone-settings",
+        response=ps.PhoneSettingsView,
+    ),
+    Endpoint(
+        "PATCH",
+        ACCOUNT + "/phone-settings",
+        "phone-settings.update",
+        "Change phone settings (null puts a field back to its default); phones get them on "
+        "their next fetch",
+        lambda sv, sc, p, b, q: sv.phone_settings.change(sc, b),
+        "phone-settings",
+        body=ps.PhoneSettingsUpdate,
+        response=ps.PhoneSettingsView,
+    ),
+    Endpoint(
+        "POST",
+        ACCOUNT + "/phone-settings/reveal-admin-password",
+        "phone-settings.reveal-admin-password",
+        "Reveal the phones' admin password (admin only, audited; generated on first use)",
+        lambda sv, sc, p, b, q: sv.phone_settings.reveal_admin_password(sc),
+        "phone-settings",
+        response=ps.AdminPassword,
+    ),
+    Endpoint(
+        "POST",
+        ACCOUNT + "/phone-settings/rotate-admin-password",
+        "phone-settings.rotate-admin-password",
+        "Give the phones a new admin password (admin only, audited)",
+        lambda sv, sc, p, b, q: sv.phone_settings.rotate_admin_password(sc),
+        "phone-settings",
+        response=ps.PhoneSettingsView,
     ),
     *collection_endpoints(
         "devices", "/devices", lambda s: s.devices, org.DeviceView, deletable=False

@@ -64,7 +64,13 @@ async def upload(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """On the root application: no middleware runs for phones (see ``guarded``)."""
-    path = PREFIX + "{token}/{filename}"
-    app.router.add_get(path, guarded(app, "phone.fetch", fetch, failure=404))
-    app.router.add_put(path, guarded(app, "phone.upload", upload, failure=404))
+    """On the root application: no middleware runs for phones (see ``guarded``).
+
+    A phone that appends its own "/" to a server URL ending in "/" asks for
+    ``/p/<token>//<file>``: the same file. Its route comes second, so that the usual path
+    costs nothing more."""
+    get = guarded(app, "phone.fetch", fetch, failure=404)
+    put = guarded(app, "phone.upload", upload, failure=404)
+    for path in (PREFIX + "{token}/{filename}", PREFIX + "{token}//{filename}"):
+        app.router.add_get(path, get)
+        app.router.add_put(path, put)

@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from deskprov.appkeys import SETTINGS
-from deskprov.domain.rules import has_control_characters
+from deskprov.domain.rules import text_problem
 from deskprov.errors import BadRequest, Invalid, PayloadTooLarge, RequestTimeout
 from deskprov.web.errors import invalid_from
 from deskprov.web.limits import BODY_TIMEOUT
@@ -22,20 +22,24 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def control_characters(value: Any, path: str, found: dict[str, str]) -> None:
-    """Every text in the body (keys too) that holds a control character, by field path."""
+def text_problems(value: Any, path: str, found: dict[str, str]) -> None:
+    """Every text in the body (keys too, and provider credentials, which no schema describes)
+    that breaks the text rules, by field path. A lone surrogate arrives through a JSON escape
+    ("\\ud800") and must be refused here: nothing downstream can encode it."""
     if isinstance(value, str):
-        if has_control_characters(value):
-            found[path or "body"] = "control characters are not allowed"
+        problem = text_problem(value)
+        if problem:
+            found[path or "body"] = problem
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if has_control_characters(key):
-                found[where] = "control characters are not allowed"
-            control_characters(item, where, found)
+            problem = text_problem(key)
+            if problem:
+                found[where] = problem
+            text_problems(item, where, found)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            control_characters(item, f"{path}.{i}" if path else str(i), found)
+            text_problems(item, f"{path}.{i}" if path else str(i), found)
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes:
@@ -65,21 +69,34 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     found: dict[str, str] = {}
-    control_characters(data, "", found)
+    text_problems(data, "", found)
     if found:
-        raise Invalid("text may not contain control characters", fields=found)
+        raise Invalid("some text breaks the text rules", fields=_printable_keys(found))
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise invalid_from(exc) from None
 
 
+def _printable_keys(found: dict[str, str]) -> dict[str, str]:
+    """Field paths as they can go back in a JSON answer (a key that is itself bad text, with a
+    lone surrogate say, cannot be encoded: it is shown escaped)."""
+    return {
+        (k if text_problem(k) is None else k.encode("utf-8", "backslashreplace").decode()): v
+        for k, v in found.items()
+    }
+
+
 def read_query(request: web.Request, model: type[M]) -> M:
     params: dict[str, str] = {}
+    found: dict[str, str] = {}
     for key, value in request.query.items():
         if key in params:
             raise Invalid("a query parameter is repeated", fields={key: "given more than once"})
+        text_problems({key: value}, "", found)
         params[key] = value
+    if found:
+        raise Invalid("some text breaks the text rules", fields=_printable_keys(found))
     try:
         return model.model_validate(params)
     except ValidationError as exc:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from deskprov.errors import Invalid
 from deskprov.web.errors import invalid_from
-from deskprov.web.request import control_characters
+from deskprov.web.request import text_problems
 
 RESOURCE_TARGETS = ("channel", "agent", "sip_user", "team", "queue")
 
@@ -56,9 +56,9 @@ def form_data(form: MultiDictProxy[Any]) -> dict[str, Any]:
 def parse(form: MultiDictProxy[Any], model: type[BaseModel]) -> BaseModel:
     data = form_data(form)
     found: dict[str, str] = {}
-    control_characters(data, "", found)
+    text_problems(data, "", found)
     if found:
-        raise Invalid("text may not contain control characters", fields=found)
+        raise Invalid("some text breaks the text rules", fields=found)
     try:
         return model.model_validate(data, strict=False)
     except ValidationError as exc:
