@@ -76,7 +76,6 @@ async def test_path_tricks_are_4xx_and_never_touch_the_filesystem(
         f"/p/{token}/805ec0d57d72%2ecfg%2f",
         f"/p/{token}/{'a' * 5000}.cfg",
         f"/p/{token}/805ec0d57d72.cfg/extra",
-        f"/p/{token}//805ec0d57d72.cfg",
         f"/p/..%2f{token}/805ec0d57d72.cfg",
         "/p/../../etc/passwd",
         f"/p/{token}/%c0%ae%c0%ae/passwd",

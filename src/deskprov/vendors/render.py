@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -30,10 +31,15 @@ class RenderError(RuntimeError):
         self.field = field
 
 
+# What a cfg value cannot carry: a control character or line separator would end its line (or
+# be taken for one), a lone surrogate cannot be encoded. (Non-characters are plain UTF-8 there.)
+_NOT_CFG = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
 def cfg_value(value: object) -> str:
-    """A cfg value cannot be escaped: what would break the line (control characters, line
-    separators, ...) is removed. Stored values never hold any (see ``check_values``)."""
-    return FORBIDDEN_TEXT.sub("", str(value))
+    """A cfg value cannot be escaped: what would break the line is removed. Stored values never
+    hold any (see ``check_values``); a user agent's model might."""
+    return _NOT_CFG.sub("", str(value))
 
 
 def xml_comment(value: object) -> str:
@@ -44,13 +50,13 @@ def xml_comment(value: object) -> str:
     return text.rstrip("-")
 
 
-# XML 1.0 characters (https://www.w3.org/TR/xml/#charsets), less the controls no field may hold.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Not an XML 1.0 character (https://www.w3.org/TR/xml/#charsets), or a control character.
+_NOT_XML = re.compile("[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _value_problem(fmt: str, value: str, *, secret: bool) -> str | None:
     """Why ``value`` cannot go into a file of format ``fmt`` as it is, or None."""
-    if FORBIDDEN_TEXT.search(value) or (fmt == "xml" and _NOT_XML.search(value)):
+    if (_NOT_XML if fmt == "xml" else _NOT_CFG).search(value):
         return "holds a character this phone's file cannot carry"
     if fmt == "cfg" and secret and value != value.strip(" \t"):
         return "starts or ends with white space, which the phone would drop"
@@ -186,9 +192,7 @@ class Renderer:
         carry raises ``RenderError`` naming it, checked before the masks go on."""
         check_values(profile, config, settings)
         if mask_passwords:
-            config = replace(
-                config, lines=tuple(replace(line, password=MASK) for line in config.lines)
-            )
+            config = _masked(config)
             if settings is not None:
                 settings = replace(settings, admin_password=MASK)
         name = template.format(dialect=model.dialect)
@@ -209,6 +213,21 @@ class Renderer:
         else:
             check_cfg(body)
         return Rendered(body=body, content_type=profile.content_type, config=config)
+
+
+def _masked(config: PhoneConfig) -> PhoneConfig:
+    """``config`` with every line's password masked, wherever the line appears."""
+    masked = {id(line): replace(line, password=MASK) for line in config.lines}
+
+    def mask(item: Any) -> Any:
+        return masked.get(id(item), item)
+
+    return replace(
+        config,
+        lines=tuple(mask(line) for line in config.lines),
+        accounts=tuple(mask(line) for line in config.accounts),
+        slots=tuple(mask(slot) for slot in config.slots),
+    )
 
 
 def _tidy(text: str) -> str:

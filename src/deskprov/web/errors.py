@@ -63,6 +63,8 @@ def invalid_from(exc: ValidationError) -> errors.Invalid:
             why = "unknown field"
         elif err["type"] == "missing":
             why = "required"
+        elif err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            why = str(err["ctx"]["error"])  # our own rule's sentence, without "Value error, "
         else:
             why = err["msg"]
         fields.setdefault(path, why)
