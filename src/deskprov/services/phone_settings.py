@@ -25,7 +25,7 @@ from deskprov.domain.roles import Role
 from deskprov.domain.timezones import zone_rules
 from deskprov.schemas import phone_settings as schema
 from deskprov.security.secretbox import SecretBox, phone_admin_password_binding
-from deskprov.services.base import Collection, Deps, Scope, bump_data_version, changed, record
+from deskprov.services.base import Collection, Scope, bump_data_version, changed, record
 
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_NTP_SERVERS = ("pool.ntp.org",)
@@ -129,9 +129,6 @@ class PhoneSettingsService(Collection[PhoneSettingsRow, schema.PhoneSettingsView
     model = PhoneSettingsRow
     in_account = True
     needs_sip = True
-
-    def __init__(self, deps: Deps) -> None:
-        super().__init__(deps)
 
     async def _row(self, s: AsyncSession, account_id: str) -> PhoneSettingsRow | None:
         row: PhoneSettingsRow | None = await s.scalar(
