@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 from lxml import etree
+from markupsafe import Markup
 
 from deskprov.domain.config import PhoneConfig, PhoneSettings
 from deskprov.domain.rules import FORBIDDEN_TEXT
@@ -125,6 +126,8 @@ def check_cfg(body: bytes) -> None:
             raise RenderError(f"line {number} is not 'key = value'")
 
 
+FRAGMENTS = 4096  # remembered fragments per vendor (each a few kB at most)
+
 # What a template is given to render.
 RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "settings"})
 
@@ -141,6 +144,28 @@ class Renderer:
         self.profiles = profiles
         self._envs = {vendor: self._environment(root / vendor, p) for vendor, p in profiles.items()}
         self._reads: dict[tuple[str, str], frozenset[str]] = {}
+        for vendor, env in self._envs.items():
+            env.globals["fragment"] = self._fragments(env, profiles[vendor])
+
+    @staticmethod
+    def _fragments(env: jinja2.Environment, profile: Profile) -> Any:
+        """``fragment(name, **numbers)``: another template of the vendor rendered with the
+        profile's ``codes`` and those numbers only, and remembered. A file states every slot of
+        its model, and the unused ones (accounts 3 to 16, keys 7 to 267 ...) read the same for
+        every phone of the model: written once, not once per phone in a boot storm."""
+        made: dict[tuple[str, tuple[tuple[str, Any], ...]], Markup] = {}
+
+        def fragment(name: str, **numbers: int | str) -> Markup:
+            key = (name, tuple(sorted(numbers.items())))
+            found = made.get(key)
+            if found is None:
+                if len(made) >= FRAGMENTS:
+                    made.clear()
+                text = env.get_template(name).render(codes=profile.codes, **numbers)
+                found = made[key] = Markup(text.rstrip("\n"))  # (escaped there, if XML)
+            return found
+
+        return fragment
 
     @staticmethod
     def _environment(folder: Path, profile: Profile) -> jinja2.Environment:
