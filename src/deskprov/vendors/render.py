@@ -261,5 +261,12 @@ def _tidy(text: str) -> str:
     Split on LF only: str.splitlines() also splits on U+2028 and friends, which are legal
     inside a user's name.
     """
+    text = text.lstrip("\n")
+    if not any(mark in text for mark in _UNTIDY) and text.endswith("\n"):
+        return text.rstrip("\n") + "\n"  # (the usual case: four scans in C, no loop)
     kept = [line for line in text.split("\n") if line.strip(" \t\r")]
     return "\n".join(line.rstrip(" \t\r") for line in kept) + "\n"
+
+
+# What ``_tidy`` removes shows one of these: a blank line, or white space ending a line.
+_UNTIDY = ("\n\n", " \n", "\t\n", "\r")
