@@ -36,6 +36,7 @@ password = st.text(alphabet=accepted, min_size=12, max_size=64).filter(
 )
 
 
+@settings(deadline=None)  # (a loaded machine stalled one example past 200 ms)
 @given(st.sampled_from(tokens.VENDORS), st.one_of(st.none(), st.integers(1, 10**8)))
 def test_tokens_round_trip(vendor: str, seconds: int | None) -> None:
     expires = NOW + timedelta(seconds=seconds) if seconds else None
