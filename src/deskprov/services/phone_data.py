@@ -17,12 +17,14 @@ from sqlalchemy import bindparam, select
 from deskprov.db.hot import Reader
 from deskprov.db.models import (
     CredentialAttachment,
-    PhoneSettings as PhoneSettingsRow,
     ProviderAccount,
     SipDomain,
     SipExtension,
     SipUser,
     User,
+)
+from deskprov.db.models import (
+    PhoneSettings as PhoneSettingsRow,
 )
 from deskprov.domain.config import KeyKind, Line, MemoryKey, PhoneData, PhoneSettings
 from deskprov.providers.base import provider_for
