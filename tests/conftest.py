@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
 
 from deskprov.app import create_app
 from deskprov.appkeys import SERVICES
@@ -19,6 +20,7 @@ from deskprov.services.organisation import create_organisation
 from deskprov.settings import Settings
 from deskprov.web.accesslog import RedactingAccessLogger
 from deskprov.web.limits import HTTP_LIMITS
+from deskprov.web.server import ConnectionLimits, GuardedRunner
 from tests import databases
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
@@ -54,6 +56,17 @@ def settings(tmp_path: Path, migrated_db: str, fake_twilio: Any) -> Iterator[Set
         twilio_api_url=str(server.make_url("")).rstrip("/"),
     )
     databases.drop(database_url)
+
+
+class GuardedTestServer(TestServer):
+    """A test server on ``deskprov serve``'s runner (connection limits, bare 400s)."""
+
+    def __init__(self, app: Any, *, limits: ConnectionLimits | None = None) -> None:
+        super().__init__(app)
+        self.limits = limits
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return GuardedRunner(self.app, limits=self.limits, **kwargs)
 
 
 class Api:
@@ -130,7 +143,7 @@ def clock() -> Clock:
 async def client(settings: Settings, clock: Clock, aiohttp_client: Any) -> TestClient:
     # (settings first: set up first, torn down last, after the app has closed its database)
     app = create_app(settings, keyring=Keyring.generate(), clock=clock)
-    server = TestServer(app)
+    server = GuardedTestServer(app)
     # Started as `deskprov serve` starts it: the access log that redacts tokens, the same limits.
     await server.start_server(access_log_class=RedactingAccessLogger, **HTTP_LIMITS)
     return await aiohttp_client(server)

@@ -76,6 +76,7 @@ class Served:
         self.lines: list[str] = []
         self.logs = ""
         self.returncode: int | None = None
+        self.pid = 0
 
     def wait_until_ready(self, workers: int) -> None:
         for _ in range(200):
@@ -96,6 +97,7 @@ def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[Served]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    served.pid = server.pid
     # Read what it prints as it goes: a full pipe would block the server's logging.
     lines = served.lines
     reader = threading.Thread(target=lambda: lines.extend(iter(server.stdout.readline, "")))  # type: ignore[union-attr]

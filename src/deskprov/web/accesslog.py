@@ -1,4 +1,4 @@
-"""Logs that never write provisioning tokens or query strings.
+"""Logs that never write provisioning tokens, API keys or query strings.
 
 aiohttp's default access log prints the whole request line, and its parser's error log quotes it;
 for ``/p/<token>/...`` that is the secret URL itself.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -18,11 +17,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import BadHttpMessage
 
-TOKEN_IN_PATH = re.compile(r"^/p/[^/]*")
-
-
-def redact(path: str) -> str:
-    return TOKEN_IN_PATH.sub("/p/<token>", path)
+from deskprov.security.redaction import redact
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
