@@ -11,19 +11,28 @@ from functools import partial
 import aiohttp
 from aiohttp import web
 
-from deskprov.appkeys import API_KEY_FAILURES, BAD_TOKENS, KEYRING, METRICS, SERVICES, SETTINGS
+from deskprov.appkeys import (
+    API_KEY_FAILURES,
+    BAD_TOKENS,
+    CLIENTS,
+    KEYRING,
+    METRICS,
+    SERVICES,
+    SETTINGS,
+)
 from deskprov.db import migrate
-from deskprov.db.engine import Database, make_engine
+from deskprov.db.engine import Database, check_writable, make_engine, unwritable_as_error
 from deskprov.security.keyring import Keys, LiveKeys
 from deskprov.security.secretbox import SecretBox
 from deskprov.services.base import Clock, Deps, utc_now
+from deskprov.services.keyfile import open_key_file
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
 from deskprov.web import api, hooks, ops, phone
 from deskprov.web.accesslog import quiet_malformed_requests
 from deskprov.web.admin import routes as admin
 from deskprov.web.errors import error_middleware
-from deskprov.web.limits import FailureLimiter
+from deskprov.web.limits import ClientAddresses, FailureLimiter, KeyFailures
 from deskprov.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -43,11 +52,11 @@ def create_app(
     quiet_malformed_requests()
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    app[KEYRING] = keyring or LiveKeys(settings.key_file)
-    app[API_KEY_FAILURES] = FailureLimiter(limit=100, window=60)
+    app[API_KEY_FAILURES] = KeyFailures(limit=100, window=60)
+    app[CLIENTS] = ClientAddresses(settings.trusted_proxies)
     app[BAD_TOKENS] = FailureLimiter(limit=100, window=60)
     app[METRICS] = Metrics()
-    app.cleanup_ctx.append(partial(_services, clock=clock))
+    app.cleanup_ctx.append(partial(_services, clock=clock, keyring=keyring))
     phone.add_routes(app)
     ops.add_routes(app)
     api_app = web.Application(
@@ -64,35 +73,50 @@ def create_app(
     return app
 
 
-async def _services(app: web.Application, *, clock: Clock) -> AsyncIterator[None]:
+async def _services(
+    app: web.Application, *, clock: Clock, keyring: Keys | None
+) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = Database(make_engine(settings.database_url))
     services: Services | None = None
     try:
-        if settings.is_sqlite:
-            await migrate.upgrade(db.engine)
-        elif not await migrate.is_current(db.engine):
-            raise SchemaOutdated("the database schema is not current: run `deskprov db upgrade`")
+        async with unwritable_as_error(db):
+            if settings.is_sqlite:
+                await migrate.upgrade(db.engine)
+            elif not await migrate.is_current(db.engine):
+                raise SchemaOutdated(
+                    "the database schema is not current: run `deskprov db upgrade`"
+                )
+        await check_writable(db)
+        if keyring is None:  # (a missing key file is refused when the database needs it)
+            await open_key_file(db, settings.key_file)
+            keyring = LiveKeys(settings.key_file)
+        app[KEYRING] = keyring
         async with aiohttp.ClientSession() as http:
             deps = Deps(
                 db=db,
-                box=SecretBox(app[KEYRING]),
+                box=SecretBox(keyring),
                 settings=settings,
                 clock=clock,
                 http=http,
-                keyring=app[KEYRING],
+                keyring=keyring,
             )
             services = Services.build(deps)
             app[SERVICES] = services
-            recorder = asyncio.create_task(services.phone.devices.run())
+            recorders = [
+                asyncio.create_task(services.phone.devices.run()),
+                asyncio.create_task(services.phone.refusals.run()),
+            ]
             log.info("ready to serve")
             try:
                 yield
             finally:
-                recorder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recorder
+                for recorder in recorders:
+                    recorder.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await recorder
                 await services.phone.devices.flush()
+                await services.phone.refusals.flush()
     finally:
         await db.close()
         if services is not None:  # last: see SqliteHotStore.close

@@ -7,12 +7,13 @@ from aiohttp import web
 from deskprov.security.keyring import Keys
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
-from deskprov.web.limits import FailureLimiter
+from deskprov.web.limits import ClientAddresses, FailureLimiter, KeyFailures
 from deskprov.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
 KEYRING = web.AppKey("keyring", Keys)
 SERVICES = web.AppKey("services", Services)
-API_KEY_FAILURES = web.AppKey("api_key_failures", FailureLimiter)
+API_KEY_FAILURES = web.AppKey("api_key_failures", KeyFailures)
 BAD_TOKENS = web.AppKey("bad_tokens", FailureLimiter)
 METRICS = web.AppKey("metrics", Metrics)
+CLIENTS = web.AppKey("clients", ClientAddresses)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -58,6 +59,8 @@ class Settings:
     # are then reported unreachable) and the optional gateway for calls to phone numbers.
     kamailio_rpc_url: str = ""
     kamailio_pstn_gateway: str = ""
+    # Addresses or networks of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +100,14 @@ class Settings:
             raise SettingsError(
                 f"DESKPROV_KAMAILIO_PSTN_GATEWAY must be host[:port], not {gateway!r}"
             )
+        proxies = tuple(get("TRUSTED_PROXIES", "").replace(",", " ").split())
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"DESKPROV_TRUSTED_PROXIES must list addresses or networks, not {proxy!r}"
+                ) from None
         return cls(
             database_url=get("DATABASE_URL", cls.database_url),
             host=host,
@@ -109,6 +120,7 @@ class Settings:
             access_log=access_log == "on",
             kamailio_rpc_url=rpc_url,
             kamailio_pstn_gateway=gateway,
+            trusted_proxies=proxies,
         )
 
     @property

@@ -2,8 +2,10 @@
 
 Order of checks: the token's signature and expiry (no database), the file name against the
 vendor's profile, then the stored URL (revoked, expired, vendor, bound MAC) read fresh on every
-request. Every refusal is an empty 404 to the phone; when the URL is genuine it is also an audit
-event and the device's ``last_result``, so an installer can see why a phone did not provision.
+request. Every refusal is an empty 404 to the phone; when the URL is genuine it is also counted
+into an audit event (``services.refusals``, written behind the request) and the device's
+``last_result``, so an installer can see why a phone did not provision. An upload's token and
+URL are checked before its body is read.
 
 Rendered files are cached by URL, file, model and the organisation's data version: a change
 through the API bumps the version, so the very next fetch renders anew (in every process: the
@@ -25,12 +27,14 @@ from deskprov.db.models import DeviceUpload
 from deskprov.domain.config import PhoneData, PhoneSettings
 from deskprov.domain.ids import new_id
 from deskprov.security import tokens
-from deskprov.services.base import Deps, record
+from deskprov.security.redaction import redact
+from deskprov.services.base import Deps
 from deskprov.services.caches import Lru
 from deskprov.services.device_log import DeviceLog, DeviceNote
 from deskprov.services.phone_data import AccountView, account_view, phone_data
 from deskprov.services.phone_settings import PhoneSettingsService
 from deskprov.services.provisioning_urls import url_of
+from deskprov.services.refusals import Refusal, RefusalLog
 from deskprov.vendors.layout import lay_out
 from deskprov.vendors.profile import FileMatch, Model, Profile, UserAgent, identify
 from deskprov.vendors.render import Rendered, Renderer, RenderError
@@ -44,6 +48,9 @@ CALLER_CACHE_ENTRIES = 30_000  # about 10,000 phones' boot sequences (~600 bytes
 TOKEN_CACHE_ENTRIES = 20_000
 AGENT_CACHE_ENTRIES = 20_000
 URL_ADDRESS_ENTRIES = 20_000
+DEAD_URL_ENTRIES = 20_000
+# Refusals that stay true: a revoked or expired URL, or an unbound one past its binding deadline.
+FINAL = frozenset({"revoked", "expired", "unclaimed"})
 
 # (The request and answer are plain slotted classes, not frozen ones: they are made for every
 # fetch, and a frozen dataclass sets each field through object.__setattr__.)
@@ -56,6 +63,7 @@ class PhoneRequest:
     user_agent: str
     address: str
     if_none_match: str | None = None
+    method: str = "GET"
 
 
 @dataclass(slots=True)
@@ -126,6 +134,16 @@ class _Visit:
     expired: bool = False  # a genuine token past its expiry: refused, but worth recording
 
 
+@dataclass(slots=True)
+class Upload:
+    """An upload whose token and URL passed: its body may be read now."""
+
+    url: UrlState
+    visit: _Visit
+    req: PhoneRequest
+    mac: str
+
+
 class PhoneService:
     def __init__(
         self,
@@ -134,6 +152,7 @@ class PhoneService:
         hot: HotStore,
         devices: DeviceLog,
         phone_settings: PhoneSettingsService,
+        refusals: RefusalLog,
     ) -> None:
         self.deps = deps
         self.phone_settings = phone_settings
@@ -141,6 +160,7 @@ class PhoneService:
         self.profiles = renderer.profiles
         self.hot = hot
         self.devices = devices
+        self.refusals = refusals
         self.files: Lru[tuple[object, ...], CachedFile] = Lru(
             RENDER_CACHE_BYTES, lambda f: len(f.body) + 512
         )
@@ -154,6 +174,9 @@ class PhoneService:
         # A URL's own address (written into its files) never changes: signing it again for
         # every render was a twentieth of a boot storm.
         self.addresses: Lru[str, str] = Lru(URL_ADDRESS_ENTRIES)
+        # URLs refused for good, by id: refused again without the database, in the time a
+        # forged token takes (on PostgreSQL the read was most of the difference).
+        self.dead: Lru[str, UrlState] = Lru(DEAD_URL_ENTRIES)
 
     # --- the two requests -------------------------------------------------------------------
     async def fetch(self, req: PhoneRequest) -> PhoneAnswer:
@@ -191,7 +214,8 @@ class PhoneService:
             cached=hit,
         )
 
-    async def upload(self, req: PhoneRequest, body: bytes) -> PhoneAnswer:
+    async def admit_upload(self, req: PhoneRequest) -> Upload | PhoneAnswer:
+        """Whether this phone may upload this file: asked before its body is read."""
         visit = self._visit(req)
         if isinstance(visit, PhoneAnswer):
             return visit
@@ -201,8 +225,12 @@ class PhoneService:
         assert url is not None and visit.match is not None
         if visit.match.rule.serve != "upload" or visit.match.mac is None:
             return NOT_SERVED
-        await self._store_upload(url.org_id, visit.match.mac, req.filename.lower(), body)
-        self._note(url, visit, req, "uploaded")
+        return Upload(url, visit, req, visit.match.mac)
+
+    async def upload(self, upload: Upload, body: bytes) -> PhoneAnswer:
+        url, req = upload.url, upload.req
+        await self._store_upload(url.org_id, upload.mac, req.filename.lower(), body)
+        self._note(url, upload.visit, req, "uploaded")
         return PhoneAnswer(204)
 
     # --- steps ------------------------------------------------------------------------------
@@ -228,8 +256,8 @@ class PhoneService:
                 claims = tokens.verify(self.deps.keyring, req.token, now)
             except tokens.TokenError as exc:
                 if exc.claims is None:
-                    log.info(
-                        "refused %s from %s: %s token", req.filename[:64], req.address, exc.reason
+                    self.refusals.note(
+                        Refusal(req.address, exc.reason, req.method, redact(req.filename[:64]), now)
                     )
                     return refused(exc.reason)
                 claims = exc.claims  # genuine but expired: refused later, and recorded
@@ -249,6 +277,8 @@ class PhoneService:
             return "revoked"
         if visit.expired or (url.expires_at is not None and visit.now >= url.expires_at):
             return "expired"
+        if url.mac is None and url.bind_before is not None and visit.now >= url.bind_before:
+            return "unclaimed"  # an installer's URL no phone took in time
         if url.vendor != visit.claims.vendor or (visit.agent and visit.agent.vendor != url.vendor):
             return "wrong_vendor"
         match, agent = visit.match, visit.agent
@@ -264,9 +294,13 @@ class PhoneService:
         self, req: PhoneRequest, visit: _Visit, method: str
     ) -> tuple[UrlState | None, PhoneAnswer | None]:
         """The URL's state when this phone may have this file; else the answer to give."""
-        url = await self.hot.url_state(visit.claims.url_id, visit.claims.org_id)
+        url = self.dead.get(visit.claims.url_id)
         if url is None:
-            log.info("refused %s from %s: unknown URL", req.filename[:64], req.address)
+            url = await self.hot.url_state(visit.claims.url_id, visit.claims.org_id)
+        if url is None:
+            self.refusals.note(
+                Refusal(req.address, "unknown", method, redact(req.filename[:64]), visit.now)
+            )
             return None, refused("unknown")
         reason = self._reason(url, visit)
         if reason is None and visit.match is None:
@@ -275,7 +309,9 @@ class PhoneService:
         if reason is None and url.mac is None and visit.mac is not None:
             reason = await self._bind(url, visit.mac)
         if reason is not None:
-            await self._refuse(url, visit, req, reason, method)
+            if reason in FINAL:
+                self.dead.put(url.id, url)
+            self._refuse(url, visit, req, reason, method)
             return None, refused(reason)
         return url, None
 
@@ -294,30 +330,22 @@ class PhoneService:
         bound = await self.hot.bind(url.id, mac, event)
         return None if bound == mac else "other_mac"
 
-    async def _refuse(
+    def _refuse(
         self, url: UrlState, visit: _Visit, req: PhoneRequest, reason: str, method: str
     ) -> None:
-        log.info(
-            "refused %s %s for %s from %s: %s",
-            method,
-            req.filename[:64],
-            url.id,
-            req.address,
-            reason,
-        )
-        actor = f"device:{visit.mac}" if visit.mac else "anonymous"
-        detail = {"reason": reason, "file": req.filename[:64], "ip": req.address}
-        async with self.deps.db.write() as s:
-            await record(
-                s,
-                self.deps,
-                url.org_id,
-                actor,
-                "provisioning.refused",
-                "provisioning_url",
-                url.id,
-                detail,
+        """Counted, not written: see ``services.refusals``."""
+        self.refusals.note(
+            Refusal(
+                req.address,
+                reason,
+                method,
+                redact(req.filename[:64]),
+                visit.now,
+                org_id=url.org_id,
+                url_id=url.id,
+                actor=f"device:{visit.mac}" if visit.mac else "anonymous",
             )
+        )
         self._note(url, visit, req, f"refused:{reason}")
 
     def _file_key(

@@ -10,6 +10,7 @@ from deskprov.schemas.common import Page, PageQuery
 from deskprov.services import registrations
 from deskprov.services.base import Collection, Scope, iso
 from deskprov.services.device_log import DeviceLog
+from deskprov.services.refusals import RefusalLog
 
 
 class Devices(Collection[Device, schema.DeviceView]):
@@ -50,6 +51,15 @@ class Devices(Collection[Device, schema.DeviceView]):
 class AuditEvents(Collection[AuditEvent, schema.AuditEventView]):
     kind = "audit_event"
     model = AuditEvent
+    log: RefusalLog  # set by the registry: refusals counted but not yet written come first
+
+    async def list(self, scope: Scope, page: PageQuery) -> Page[schema.AuditEventView]:
+        await self.log.flush()
+        return await super().list(scope, page)
+
+    async def get(self, scope: Scope, row_id: str) -> schema.AuditEventView:
+        await self.log.flush()
+        return await super().get(scope, row_id)
 
     async def view(self, s: AsyncSession, row: AuditEvent) -> schema.AuditEventView:
         return schema.AuditEventView(

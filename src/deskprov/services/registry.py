@@ -22,6 +22,7 @@ from deskprov.services.phones import NumberInventory, Phones
 from deskprov.services.provider_sync import ProviderSync
 from deskprov.services.provisioning_urls import ProvisioningUrls
 from deskprov.services.records import AuditEvents, Devices
+from deskprov.services.refusals import RefusalLog
 from deskprov.services.routing import Routing
 from deskprov.services.routing.twilio import TwilioVoice
 from deskprov.vendors.profile import load_profiles, templates_root
@@ -57,13 +58,21 @@ class Services:
     def build(cls, deps: Deps, renderer: Renderer | None = None) -> Services:
         device_log = DeviceLog(deps)
         phone_settings = PhoneSettingsService(deps)
+        refusals = RefusalLog(deps)
         phone = PhoneService(
-            deps, renderer or default_renderer(), hot_store(deps.db), device_log, phone_settings
+            deps,
+            renderer or default_renderer(),
+            hot_store(deps.db),
+            device_log,
+            phone_settings,
+            refusals,
         )
         provisioning_urls = ProvisioningUrls(deps)
         provisioning_urls.phone = phone
         devices = Devices(deps)
         devices.log = device_log
+        audit_events = AuditEvents(deps)
+        audit_events.log = refusals
         routing = Routing(deps)
         return cls(
             deps=deps,
@@ -82,7 +91,7 @@ class Services:
             number_inventory=NumberInventory(deps),
             provider_sync=ProviderSync(deps),
             devices=devices,
-            audit_events=AuditEvents(deps),
+            audit_events=audit_events,
             provisioning_urls=provisioning_urls,
             phone_settings=phone_settings,
             phone=phone,

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from deskprov.appkeys import API_KEY_FAILURES, SERVICES
+from deskprov.appkeys import API_KEY_FAILURES, CLIENTS, SERVICES
 from deskprov.domain.roles import Actor
 from deskprov.errors import RateLimited, Unauthorized
 from deskprov.schemas import account as acc
@@ -22,6 +22,7 @@ from deskprov.services.base import Collection, Scope
 from deskprov.services.organisation import authenticate
 from deskprov.services.registry import Services
 from deskprov.web.request import read_body, read_query
+from deskprov.web.server import trust
 
 PREFIX = "/api/v1"
 ACTOR = web.RequestKey("actor", Actor)
@@ -353,27 +354,27 @@ class _NoQuery(BaseModel):
 
 
 def client_address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return request.config_dict[CLIENTS].of(request)
 
 
 @web.middleware
 async def auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Bearer API keys for the management API; failures per address are limited."""
-    limiter = request.config_dict[API_KEY_FAILURES]
-    address = client_address(request)
-    wait = limiter.retry_after(address)
-    if wait is not None:
-        raise RateLimited("too many failed API-key attempts from this address", wait)
+    """Bearer API keys for the management API. The key is checked first: a valid one always
+    passes; failures are limited per address and per key prefix (``KeyFailures``)."""
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    key = key.strip()
     try:
-        if scheme.lower() != "bearer" or not key.strip():
+        if scheme.lower() != "bearer" or not key:
             raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-        request[ACTOR] = await authenticate(request.config_dict[SERVICES].deps, key.strip())
+        request[ACTOR] = await authenticate(request.config_dict[SERVICES].deps, key)
     except Unauthorized:
-        limiter.fail(address)
+        wait = request.config_dict[API_KEY_FAILURES].failed(client_address(request), key)
+        if wait is not None:
+            raise RateLimited("too many failed API-key attempts", wait) from None
         raise
+    trust(request)
     return await handler(request)
 
 
