@@ -93,6 +93,7 @@ class UrlState:
     key_id: str
     data_version: int
     timezone: str | None = None  # the URL's own time zone, if it has one
+    bind_before: datetime | None = None  # an unbound URL must be claimed by then (installers' URLs)
 
 
 URL_STATE = select(
@@ -107,6 +108,7 @@ URL_STATE = select(
     ProvisioningUrl.key_id,
     Organisation.data_version,
     ProvisioningUrl.timezone,
+    ProvisioningUrl.bind_before,
 ).join(Organisation, Organisation.id == ProvisioningUrl.org_id)
 
 
@@ -250,7 +252,7 @@ class SqliteHotStore:
         ).fetchone()
         if row is None:
             return None
-        (id_, org, account, user, vendor, mac, expires, revoked, key_id, version, zone) = row
+        (id_, org, account, user, vendor, mac, expires, revoked, key_id, version, zone, bind) = row
         return UrlState(
             id_,
             org,
@@ -263,6 +265,7 @@ class SqliteHotStore:
             key_id,
             version,
             zone,
+            _moment(bind),
         )
 
     async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0004"  # (after main's 0002b; the lead re-chains)
+HEAD = "0005"
 
 
 def alembic_config() -> Config:

@@ -59,6 +59,19 @@ class ApiKey(OrgOwned, Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class AdminSession(Base):
+    """A signed-in admin page session; the cookie holds a random secret, this its digest.
+    Signing out deletes the row, and so does deleting the API key that signed in."""
+
+    __tablename__ = "admin_sessions"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    org_id: Mapped[str] = mapped_column(ID, ForeignKey("organisations.id"), index=True)
+    key_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+
+
 class User(OrgOwned, Base):
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("org_id", "email"),)
@@ -220,6 +233,8 @@ class ProvisioningUrl(AccountOwned, Base):
     key_id: Mapped[str] = mapped_column(String(16))
     # An IANA zone for a phone in another zone than its account's phone settings say.
     timezone: Mapped[str | None] = mapped_column(String(64))
+    # An unbound URL an installer made works only if a phone claims it before this moment.
+    bind_before: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class PhoneSettings(AccountOwned, Base):

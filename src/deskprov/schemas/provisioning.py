@@ -30,7 +30,13 @@ class ProvisioningUrlCreate(Body):
 
 class ProvisioningUrlView(View):
     id: str
-    url: str | None = Field(description="the URL to type into the phone; null for viewers")
+    url: str | None = Field(
+        description="the URL to type into the phone; null for viewers, and when its signing "
+        "key was retired (``url_unavailable`` says so)"
+    )
+    url_unavailable: Literal["signing_key_retired"] | None = Field(
+        None, description="why ``url`` is null for a caller who may see it"
+    )
     vendor: Vendor
     user_id: str
     mac: str | None
@@ -39,6 +45,11 @@ class ProvisioningUrlView(View):
     revoked_at: Timestamp | None
     label: str | None
     timezone: str | None
+    bind_before: Timestamp | None = Field(
+        None,
+        description="an unbound URL made by an installer works only if a phone claims it "
+        "(its first fetch binds its MAC) before this",
+    )
     created_at: Timestamp
 
 

@@ -81,16 +81,6 @@ async def authenticate(deps: Deps, key: str) -> Actor:
     return Actor(org_id=row.org_id, key_id=row.id, role=Role.parse(row.role))
 
 
-async def actor_for_key_id(deps: Deps, org_id: str, key_id: str) -> Actor:
-    """The actor of a signed-in admin page session: its API key must still exist (deleting the
-    key ends the session), with the role it has now."""
-    async with deps.db.read() as s:
-        row = await s.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.org_id == org_id))
-    if row is None:
-        raise Unauthorized("the API key of this session no longer exists")
-    return Actor(org_id=row.org_id, key_id=row.id, role=Role.parse(row.role))
-
-
 class ApiKeys(Collection[ApiKey, schema.ApiKeyView]):
     kind = "api_key"
     model = ApiKey

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskprov.db.models import CredentialAttachment, Device, ProvisioningUrl, SipUser, User
 from deskprov.domain.mac import normalise_mac
 from deskprov.domain.roles import Role
-from deskprov.errors import Invalid, NotFound
+from deskprov.errors import Conflict, Invalid, NotFound
 from deskprov.schemas import provisioning as schema
 from deskprov.security import tokens
 from deskprov.security.keyring import Keys
@@ -20,6 +20,12 @@ from deskprov.vendors.render import RenderError
 
 if TYPE_CHECKING:
     from deskprov.services.phone import PhoneService
+
+# An installer's URL without a MAC must be claimed by a phone (its first fetch binds it to that
+# phone's MAC) within this time, or it stops working: a URL an installer makes cannot stay open
+# to any phone, for anyone holding its install sheet, for good.
+INSTALLER_BIND_WITHIN = timedelta(hours=24)
+RETIRED_KEY = "signing_key_retired"
 
 
 class SignedUrl(Protocol):
@@ -54,6 +60,13 @@ def url_of(deps: Deps, row: SignedUrl) -> str:
     return f"{deps.settings.public_url}/p/{token_for(row, deps.keyring)}/"
 
 
+def retired_key_message(row: SignedUrl) -> str:
+    return (
+        f"this URL was signed with key {row.key_id}, which has been retired: phones can no "
+        "longer use it (revoke it and make a new one)"
+    )
+
+
 class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
     kind = "provisioning_url"
     model = ProvisioningUrl
@@ -63,16 +76,21 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
 
     phone: PhoneService  # set by the registry
 
-    def url(self, row: ProvisioningUrl) -> str:
+    def url(self, row: ProvisioningUrl) -> str | None:
+        """The URL, or None when its signing key was retired (no token can be made)."""
+        if self.deps.keyring.signing_key(row.key_id) is None:
+            return None
         return url_of(self.deps, row)
 
     async def view(self, s: AsyncSession, row: ProvisioningUrl) -> schema.ProvisioningUrlView:
         return self._view(row)
 
     def _view(self, row: ProvisioningUrl) -> schema.ProvisioningUrlView:
+        url = self.url(row)
         return schema.ProvisioningUrlView(
             id=row.id,
-            url=self.url(row),
+            url=url,
+            url_unavailable=RETIRED_KEY if url is None else None,
             vendor=row.vendor,
             user_id=row.user_id,
             mac=row.mac,
@@ -81,6 +99,7 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
             revoked_at=iso_or_none(row.revoked_at),
             label=row.label,
             timezone=row.timezone,
+            bind_before=iso_or_none(row.bind_before),
             created_at=iso(row.created_at),
         )
 
@@ -130,6 +149,9 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
             await self.check_user_has_a_line(s, scope, body.user_id)
             now = self.deps.clock().replace(microsecond=0)
             expires_at = now + timedelta(seconds=body.expires_in) if body.expires_in else None
+            bind_before = None
+            if mac is None and scope.actor.role < Role.admin:
+                bind_before = now + INSTALLER_BIND_WITHIN
             row = self.new_row(
                 scope,
                 user_id=body.user_id,
@@ -139,6 +161,7 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
                 label=body.label,
                 timezone=body.timezone,
                 key_id=self.deps.keyring.current_signing.kid,
+                bind_before=bind_before,
             )
             s.add(row)
             await self.flush(s)
@@ -172,6 +195,8 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
                 f"a {row.vendor} phone is not served a file named {query.file}",
                 fields={"file": "not served to this vendor's phones"},
             )
+        if self.deps.keyring.signing_key(row.key_id) is None:
+            raise Conflict(retired_key_message(row))
         state = await self.phone.hot.url_state(row.id, row.org_id)
         assert state is not None
         model = profile.model(model_name)

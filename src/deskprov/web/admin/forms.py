@@ -24,9 +24,15 @@ RESOURCE_TARGETS = ("channel", "agent", "sip_user", "team", "queue")
 
 
 def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """``data[a][b] = value`` for ``a.b``; a name that is both a value and an object (``name``
+    and ``name.x`` in one form) is refused."""
     *parents, leaf = dotted.split(".")
     for part in parents:
         data = data.setdefault(part, {})
+        if not isinstance(data, dict):
+            raise Invalid("a form field is given twice", fields={dotted: "conflicts with another"})
+    if isinstance(data.get(leaf), dict):
+        raise Invalid("a form field is given twice", fields={dotted: "conflicts with another"})
     data[leaf] = value
 
 

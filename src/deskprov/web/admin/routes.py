@@ -20,20 +20,22 @@ from aiohttp import web
 from pydantic import ValidationError
 from yarl import URL
 
-from deskprov.appkeys import API_KEY_FAILURES, KEYRING, SERVICES, SETTINGS
+from deskprov.appkeys import API_KEY_FAILURES, SERVICES, SETTINGS
 from deskprov.domain.roles import Actor, Role
-from deskprov.errors import AppError, Forbidden, InUse, RateLimited, Unauthorized
+from deskprov.errors import AppError, Conflict, Forbidden, InUse, Unauthorized
 from deskprov.providers.base import TWILIO_EDGES, provider_for
 from deskprov.schemas import account as acc
 from deskprov.schemas.common import PageQuery
 from deskprov.schemas.routing import RouteQuery
 from deskprov.services.base import Scope
-from deskprov.services.organisation import actor_for_key_id, authenticate
+from deskprov.services.organisation import authenticate
 from deskprov.services.registry import Services
+from deskprov.services.sessions import end_session, session_actor, start_session
 from deskprov.web.admin import session as sessions
 from deskprov.web.admin.forms import parse
 from deskprov.web.api import ENDPOINTS, Endpoint, client_address
 from deskprov.web.errors import status_of
+from deskprov.web.server import trust
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ def page(request: web.Request, name: str, status: int = 200, **context: Any) -> 
         base=BASE,
         actor=actor,
         is_admin=actor is not None and actor.role >= Role.admin,
-        csrf=sessions.csrf_token(request.config_dict[KEYRING], session) if session else "",
+        csrf=sessions.csrf_token(session) if session else "",
         **context,
     )
     return web.Response(text=text, status=status, content_type="text/html", headers=NO_STORE)
@@ -140,16 +142,15 @@ async def admin_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Pages need a session (else to the sign-in form); POSTs need the session's CSRF token."""
-    keys = request.config_dict[KEYRING]
-    session = sessions.read(keys, request.cookies.get(sessions.COOKIE))
-    if session is not None:
+    cookie = request.cookies.get(sessions.COOKIE)
+    session = None
+    if cookie:
         try:
-            request[ACTOR] = await actor_for_key_id(
-                services(request).deps, session.org_id, session.key_id
-            )
-            request[SESSION] = session
+            request[ACTOR] = await session_actor(services(request).deps, cookie)
+            session = request[SESSION] = sessions.Session(cookie)
+            trust(request)
         except Unauthorized:
-            session = None
+            pass
     public = request.path in (BASE, BASE + "/", BASE + "/sign-in") or request.path.startswith(
         BASE + "/static/"
     )
@@ -160,7 +161,7 @@ async def admin_middleware(
         request[FORM] = {k: v for k, v in form.items() if isinstance(v, str)}
         if session is not None and request.path != BASE + "/sign-in":
             token = request.headers.get("X-CSRF-Token") or request[FORM].get("_csrf")
-            if not sessions.csrf_ok(keys, session, token):
+            if not sessions.csrf_ok(session, token):
                 return web.Response(status=403, text="The form has expired: reload the page.")
     try:
         return await handler(request)
@@ -181,24 +182,21 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     ours = {f"{request.scheme}://{request.host}", f"{public.scheme}://{public.raw_authority}"}
     if origin is not None and origin not in ours:
         return web.Response(status=403, text="Sign in from this server's own page.")
-    limiter = request.config_dict[API_KEY_FAILURES]
-    address = client_address(request)
     form = await request.post()
     key = str(form.get("api_key", "")).strip()
-    try:
-        wait = limiter.retry_after(address)
-        if wait is not None:
-            raise RateLimited("too many failed sign-ins from this address", wait)
+    try:  # (the key first: a valid one always signs in; see web.limits.KeyFailures)
         actor = await authenticate(services(request).deps, key)
     except Unauthorized:
-        limiter.fail(address)
+        wait = request.config_dict[API_KEY_FAILURES].failed(client_address(request), key)
+        if wait is not None:
+            message = "Too many failed sign-ins; wait and try again."
+            return page(request, "sign_in.html.j2", 429, error=message)
         return page(request, "sign_in.html.j2", 401, error="That API key is not valid.")
-    except RateLimited as exc:
-        return page(request, "sign_in.html.j2", 429, error=f"{exc.message}; wait and try again.")
+    trust(request)
     response = redirect(BASE + "/accounts")
     response.set_cookie(
         sessions.COOKIE,
-        sessions.issue(request.config_dict[KEYRING], actor.key_id, actor.org_id),
+        await start_session(services(request).deps, actor),
         max_age=sessions.LIFETIME,
         path=BASE,
         httponly=True,
@@ -209,6 +207,10 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
+    """Ends the session on the server at once (a copy of the cookie no longer works)."""
+    session = request.get(SESSION)
+    if session is not None:
+        await end_session(services(request).deps, session.cookie)
     response = redirect(BASE + "/")
     response.del_cookie(sessions.COOKIE, path=BASE)
     return response
@@ -296,6 +298,8 @@ async def install_sheet(request: web.Request) -> web.StreamResponse:
     scope = Scope(request[ACTOR], request.match_info["pa"])
     sv = services(request)
     url = await sv.provisioning_urls.get(scope, request.match_info["id"])
+    if url.url is None and url.url_unavailable:
+        raise Conflict("this URL no longer works: its signing key was retired")
     if url.url is None:
         raise Forbidden("installers and admins see provisioning URLs; this key is a viewer")
     user = await sv.users.get(scope, url.user_id)
