@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from deskprov import __version__
+from deskprov.db.engine import DatabaseUnwritable
+from deskprov.security.keyring import KeyFileError
 from deskprov.settings import Settings, SettingsError
 
 log = logging.getLogger("deskprov")
@@ -105,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"deskprov: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _run(args, settings)
+    except (KeyFileError, DatabaseUnwritable) as exc:  # (an operator's error: one line)
+        print(f"deskprov: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         if args.workers < 1:
             print("deskprov: --workers must be at least 1", file=sys.stderr)
@@ -144,9 +154,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int)
 
 
 def _run_server(settings: Settings, *, reuse_port: bool) -> None:
-    from aiohttp import web
-
     from deskprov.app import create_app
+    from deskprov.web import server
     from deskprov.web.accesslog import RedactingAccessLogger, batch_access_log
     from deskprov.web.limits import HTTP_LIMITS
 
@@ -158,14 +167,13 @@ def _run_server(settings: Settings, *, reuse_port: bool) -> None:
     access_log = logging.getLogger("aiohttp.access")
     if settings.access_log:
         batch_access_log(access_log)
-    web.run_app(
+    server.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
         access_log=access_log if settings.access_log else None,
         access_log_class=RedactingAccessLogger,
-        print=None,
         **HTTP_LIMITS,
     )
 
@@ -184,12 +192,10 @@ def _run_workers(settings: Settings, workers: int) -> int:
     import multiprocessing
     import signal
 
-    from deskprov.security import keyring as keyfile
+    from deskprov.services.offline import offline_key_file
 
     # Done once here, so that the workers do not race to create the schema or the key file.
-    keyfile.load_or_create(settings.key_file)
-    if settings.is_sqlite:
-        asyncio.run(_db_upgrade(settings, quiet=True))
+    asyncio.run(offline_key_file(settings))
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(settings,)) for _ in range(workers)]
     for process in processes:
@@ -301,9 +307,17 @@ async def _route(
 
 async def _keys(settings: Settings, command: str, kid: str | None) -> int:
     from deskprov.security import keyring as keyfile
-    from deskprov.services.keys import reseal, sealed_with
 
-    keys = keyfile.load_or_create(settings.key_file)
+    with keyfile.locked(settings.key_file):  # (one keys command at a time)
+        return await _keys_locked(settings, command, kid)
+
+
+async def _keys_locked(settings: Settings, command: str, kid: str | None) -> int:
+    from deskprov.security import keyring as keyfile
+    from deskprov.services.keys import reseal, sealed_with
+    from deskprov.services.offline import offline_key_file
+
+    keys = await offline_key_file(settings)
     if command == "list":
         for kind, ring in (("signing", keys.signing), ("encryption", keys.encryption)):
             print(f"{kind}: " + ", ".join(k.kid for k in ring) + "  (newest first)")
@@ -321,7 +335,8 @@ async def _keys(settings: Settings, command: str, kid: str | None) -> int:
         )
         return 0
     assert kid is not None
-    if keys.encryption_key(kid) is not None:
+    kid_kind = keys.kind_of(kid)
+    if kid_kind == "encryption":
         in_use = await sealed_with(settings, kid)
         if in_use:
             print(f"deskprov: {in_use} stored secret(s) are encrypted with {kid}", file=sys.stderr)
@@ -332,7 +347,10 @@ async def _keys(settings: Settings, command: str, kid: str | None) -> int:
         print(f"deskprov: {exc}", file=sys.stderr)
         return 1
     keyfile.write(settings.key_file, retired)
-    print(f"retired {kid}: URLs signed with it no longer work.")
+    if kid_kind == "signing":
+        print(f"retired signing key {kid}: URLs signed with it no longer work.")
+    else:
+        print(f"retired encryption key {kid}: no stored secret was sealed with it.")
     return 0
 
 

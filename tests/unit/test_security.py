@@ -15,9 +15,9 @@ from deskprov.settings import Secret
 
 def test_key_file_is_created_0600_and_reused(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "deskprov.keys"
-    first = keyring.load_or_create(path)
+    first = keyring.create(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = keyring.load_or_create(path)
+    again = keyring.load(path)
     assert again.current_signing.kid == first.current_signing.kid
     assert again.current_encryption.material == first.current_encryption.material
 
@@ -26,7 +26,7 @@ def test_key_file_garbage_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "deskprov.keys"
     path.write_text("{}")
     with pytest.raises(KeyFileError):
-        keyring.load_or_create(path)
+        keyring.load(path)
 
 
 def test_seal_and_open_round_trip_bound_to_row() -> None:

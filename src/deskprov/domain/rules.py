@@ -11,6 +11,7 @@ EXTENSION = re.compile(r"^[0-9*#]{1,16}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TWILIO_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 PHONE_SID = re.compile(r"^PN[0-9a-f]{32}$")
+META_PHONE_SID = re.compile(r"[0-9]{1,64}")  # ASCII digits (str.isdigit takes any script's)
 AREA_CODE = re.compile(r"^[0-9]{3}$")
 HOST_NAME = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -284,7 +284,9 @@ class Provider:
         """Why ``sid`` is not a phone-number SID of this provider, or None."""
         if self.name in ("twilio", "whippy_phone"):
             return None if rules.PHONE_SID.match(sid) else "must be PN followed by 32 hex digits"
-        return None if sid.isdigit() else "must be the number's numeric id at Meta"
+        if rules.META_PHONE_SID.fullmatch(sid):
+            return None
+        return "must be the number's numeric id at Meta (digits 0-9)"
 
 
 PROVIDERS = {

@@ -8,7 +8,18 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StringConstraints
 
 from deskprov.domain import rules
-from deskprov.schemas.common import E164, Body, Extension, Id, Name, Query, Text, Timestamp, View
+from deskprov.schemas.common import (
+    E164,
+    Body,
+    Extension,
+    Id,
+    Name,
+    Query,
+    Text,
+    Timestamp,
+    View,
+    not_blank,
+)
 
 Prefix = Annotated[
     str,
@@ -34,7 +45,7 @@ Password = Annotated[
     ),
     AfterValidator(_no_outer_space),
 ]
-Label = Annotated[Text, StringConstraints(min_length=1, max_length=32)]
+Label = Annotated[Text, StringConstraints(min_length=1, max_length=32), AfterValidator(not_blank)]
 
 
 class SipDomainCreate(Body):

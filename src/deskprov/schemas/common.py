@@ -16,7 +16,7 @@ def _text_rules(value: str) -> str:
     return value
 
 
-def _not_blank(value: str) -> str:
+def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
     return value
@@ -24,7 +24,7 @@ def _not_blank(value: str) -> str:
 
 # Every text field: no control characters, line separators, non-characters or lone surrogates.
 Text = Annotated[str, AfterValidator(_text_rules)]
-Name = Annotated[Text, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
+Name = Annotated[Text, StringConstraints(min_length=1, max_length=100), AfterValidator(not_blank)]
 E164 = Annotated[
     str,
     StringConstraints(pattern=rules.E164.pattern),

@@ -5,19 +5,24 @@ The file is JSON, created with mode 0600 on first start::
     {"signing": [{"kid": "s-...", "key": "<base64>"}], "encryption": [{"kid": "e-...", ...}]}
 
 New material is always made with the first (newest) key; older keys keep verifying and decrypting
-until they are retired.
+until they are retired. A missing file is created only when nothing depends on keys yet (the
+caller decides: ``services.keyfile``); changes to it are made under an exclusive lock (``locked``),
+so two ``keys`` commands at once run one after the other.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import secrets
 import stat
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +35,12 @@ KEY_BYTES = 32
 
 
 class KeyFileError(RuntimeError):
-    """The key file cannot be read or has an unusable shape."""
+    """The key file cannot be read or has an unusable shape (the message says which file and
+    why, in one line for the operator)."""
+
+
+class KeyFileMissing(KeyFileError):
+    """There is no key file where one is expected."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,12 @@ class Keyring:
             encryption=(_new_key("e", self.encryption), *self.encryption),
         )
 
+    def kind_of(self, kid: str) -> str | None:
+        """``signing``, ``encryption``, or None for a key id this file does not have."""
+        if self.signing_key(kid) is not None:
+            return "signing"
+        return "encryption" if self.encryption_key(kid) is not None else None
+
     def retired(self, kid: str) -> Keyring:
         """Without key ``kid``; the newest key of each kind cannot be retired."""
         if kid in (self.current_signing.kid, self.current_encryption.kid):
@@ -102,13 +118,13 @@ class Keyring:
         return json.dumps({"signing": dump(self.signing), "encryption": dump(self.encryption)})
 
     @classmethod
-    def from_json(cls, text: str) -> Keyring:
+    def from_json(cls, text: str | bytes) -> Keyring:
         try:
-            data = json.loads(text)
+            data = json.loads(text)  # (bytes: UTF-8 expected; anything else is a ValueError)
             signing = tuple(_load_key(k) for k in data["signing"])
             encryption = tuple(_load_key(k) for k in data["encryption"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise KeyFileError(f"the key file is not in the expected format: {exc}") from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise KeyFileError(f"the key file is not in the expected format ({exc})") from None
         if not signing or not encryption:
             raise KeyFileError("the key file needs at least one signing and one encryption key")
         return cls(signing=signing, encryption=encryption)
@@ -129,38 +145,72 @@ def _load_key(item: dict[str, str]) -> Key:
     return Key(kid=str(item["kid"]), material=Secret(material))
 
 
-def load_or_create(path: Path) -> Keyring:
-    """Read the key file, creating it (mode 0600, never overwriting) when it is absent."""
-    if not path.exists():
-        keyring = Keyring.generate()
-        try:
-            write(path, keyring, exclusive=True)
-            log.info("created key file %s", path)
-            return keyring
-        except FileExistsError:
-            pass  # another process created it first: read theirs
-    mode = stat.S_IMODE(path.stat().st_mode)
+def load(path: Path) -> Keyring:
+    """Read the key file: ``KeyFileMissing`` when there is none, ``KeyFileError`` when it cannot
+    be read or is not a key file (binary, truncated, another format)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileMissing(f"there is no key file at {path}") from None
+    except OSError as exc:
+        raise KeyFileError(f"the key file {path} cannot be read: {exc.strerror}") from None
     if mode & 0o077:
         log.warning("key file %s is readable by others (mode %o); use chmod 600", path, mode)
-    return Keyring.from_json(path.read_text(encoding="utf-8"))
+    try:
+        return Keyring.from_json(data)
+    except KeyFileError as exc:
+        raise KeyFileError(f"{path}: {exc}") from None
+
+
+def create(path: Path) -> Keyring:
+    """A new key file (mode 0600, never overwriting one: if another process made it first,
+    theirs is read)."""
+    keyring = Keyring.generate()
+    try:
+        write(path, keyring, exclusive=True)
+    except FileExistsError:
+        return load(path)
+    log.info("created key file %s", path)
+    return keyring
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the key file's lock (``<file>.lock``, an exclusive ``flock``) for a read, change
+    and write of it; another holder is waited for."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # (closing releases the lock)
 
 
 def write(path: Path, keyring: Keyring, *, exclusive: bool = False) -> None:
-    """Write the key file with mode 0600; replace atomically unless ``exclusive``."""
+    """Write the key file with mode 0600; replace atomically unless ``exclusive``. Callers
+    that change an existing file hold ``locked(path)``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = keyring.to_json().encode()
     if exclusive:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         return
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:  # (mkstemp makes it 0600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class LiveKeys:
@@ -178,7 +228,7 @@ class LiveKeys:
     def __init__(self, path: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self._path = path
         self._clock = clock
-        self._keys = load_or_create(path)
+        self._keys = load(path)
         self._stamp = self._stat()
         self._checked = clock()
 
@@ -193,7 +243,7 @@ class LiveKeys:
             try:
                 stamp = self._stat()
                 if stamp != self._stamp:
-                    self._keys, self._stamp = load_or_create(self._path), stamp
+                    self._keys, self._stamp = load(self._path), stamp
                     log.info("key file %s changed: keys reloaded", self._path)
             except (OSError, KeyFileError) as exc:
                 # Keep serving with the keys we have; say why the new file was not taken.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,13 +112,21 @@ def encode_cursor(created_at: datetime, row_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# What ``encode_cursor`` writes: a naive UTC time and one of our ids (a cursor is client input,
+# and PostgreSQL refuses a time zone offset beside naive times, NUL and lone surrogates: 500s).
+_CURSOR_ID = re.compile(r"[a-z]{2,3}_[a-z2-7]{16}")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        moment, row_id = json.loads(raw)
-        return datetime.fromisoformat(moment), str(row_id)
+        moment_text, row_id = json.loads(raw)
+        moment = datetime.fromisoformat(moment_text)
     except (ValueError, TypeError, binascii.Error):
-        raise BadRequest("the cursor is malformed", fields={"cursor": "malformed"}) from None
+        moment, row_id = None, None
+    if moment is None or moment.tzinfo is not None or not _CURSOR_ID.fullmatch(str(row_id)):
+        raise BadRequest("the cursor is malformed", fields={"cursor": "malformed"})
+    return moment, str(row_id)
 
 
 M = TypeVar("M", bound=OrgOwned)

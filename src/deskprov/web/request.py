@@ -22,10 +22,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def text_problems(value: Any, path: str, found: dict[str, str]) -> None:
+MAX_DEPTH = 32  # objects and lists inside each other: no body of ours needs more than 3
+
+
+def text_problems(value: Any, path: str, found: dict[str, str], depth: int = 0) -> None:
     """Every text in the body (keys too, and provider credentials, which no schema describes)
     that breaks the text rules, by field path. A lone surrogate arrives through a JSON escape
-    ("\\ud800") and must be refused here: nothing downstream can encode it."""
+    ("\\ud800") and must be refused here: nothing downstream can encode it. A body nested
+    deeper than ``MAX_DEPTH`` is refused."""
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"the body is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
         problem = text_problem(value)
         if problem:
@@ -36,10 +42,10 @@ def text_problems(value: Any, path: str, found: dict[str, str]) -> None:
             problem = text_problem(key)
             if problem:
                 found[where] = problem
-            text_problems(item, where, found)
+            text_problems(item, where, found, depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            text_problems(item, f"{path}.{i}" if path else str(i), found)
+            text_problems(item, f"{path}.{i}" if path else str(i), found, depth + 1)
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes:
@@ -66,6 +72,8 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the body is not valid JSON") from None
+    except RecursionError:  # (the parser's own limit, ~1,000 levels)
+        raise BadRequest(f"the body is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
     found: dict[str, str] = {}
