@@ -14,6 +14,7 @@ from typing import Any
 from deskprov.security.keyring import Keyring
 from deskprov.settings import Settings
 from deskprov.web.server import ConnectionLimits, GuardedServer
+from tests.conftest import Api
 from tests.factories import make_url, sip_setup
 from tests.security.conftest import YEALINK_MAC, YEALINK_UA, request, send, start, token_of
 from tests.test_cli import clean_env, serving
@@ -148,3 +149,10 @@ async def test_connections_nobody_authenticated_are_capped_oldest_idle_first(
     assert status == 200 and b"account.1.password" in body
     for _, writer in idle:
         writer.close()
+
+
+async def test_a_request_head_over_16_kib_is_cut_off(api: Api) -> None:
+    server = api.client.server
+    pads = [f"X-Pad-{i}: " + "b" * 7000 for i in range(3)]  # (each header within its own limit)
+    assert (await send(server, request("GET", "/healthz", *pads)))[0] == 0  # cut, no answer
+    assert (await send(server, request("GET", "/healthz", *pads[:2])))[0] == 200  # 14 KB: fine

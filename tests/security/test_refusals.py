@@ -32,20 +32,20 @@ async def test_a_flood_of_a_revoked_token_makes_one_event_not_a_row_per_request(
     rows_before = await audit_rows(client)
     path = f"/p/{token_of(url)}/805ec0d57d72.cfg"
     statuses = []
-    for _ in range(1000):
+    for _ in range(300):  # (the attack sent 1,000; 300 show the same)
         resp = await client.get(path, headers={"User-Agent": YEALINK_UA})
         statuses.append(resp.status)
         assert await resp.read() == b""
-    assert statuses.count(404) == 100 and statuses.count(429) == 900
+    assert statuses.count(404) == 100 and statuses.count(429) == 200
     events = [
         e
         for e in (await api.get("/audit-events?limit=500"))["items"]
         if e["action"] == "provisioning.refused"
     ]
-    # One event carries all 1,000 (the 429s too), with when and why, written behind them.
+    # One event carries all 300 (the 429s too), with when and why, written behind them.
     assert len(events) == 1
     detail = events[0]["detail"]
-    assert (detail["reason"], detail["count"], detail["ip"]) == ("revoked", 1000, "127.0.0.1")
+    assert (detail["reason"], detail["count"], detail["ip"]) == ("revoked", 300, "127.0.0.1")
     assert detail["first_seen"] <= detail["last_seen"]
     assert events[0]["target_id"] == url["id"]
     assert await audit_rows(client) == rows_before + 1
@@ -57,7 +57,7 @@ async def test_a_flood_of_a_revoked_token_makes_one_event_not_a_row_per_request(
         for e in (await api.get("/audit-events?limit=500"))["items"]
         if e["action"] == "provisioning.refused"
     ]
-    assert [e["detail"]["count"] for e in events] == [1010]
+    assert [e["detail"]["count"] for e in events] == [310]
     assert await audit_rows(client) == rows_before + 1
 
 

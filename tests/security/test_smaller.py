@@ -126,3 +126,33 @@ async def test_an_installers_url_must_be_claimed_within_a_day(
         if e["action"] == "provisioning.refused"
     ]
     assert reasons == ["unclaimed"]
+
+
+async def test_what_an_installer_can_and_cannot_learn(api: Api, client: TestClient) -> None:
+    """SECURITY.md, "What an installer can and cannot learn", as a test."""
+    s = await sip_setup(api)
+    pa, su = s["pa"], s["sip_user"]["id"]
+    key = await api.post("/api-keys", {"name": "i", "role": "installer"})
+    installer = api.as_key(key["key"])
+    # Can: read what is not secret, make a URL, and read the password by fetching it as a phone.
+    assert "password" not in await installer.get(f"/provider-accounts/{pa}/sip-users/{su}")
+    url = await make_url(installer, pa, s["user"]["id"], "yealink")
+    ua = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:07"
+    fetched = await client.get(f"/p/{token_of(url)}/805ec0000007.cfg", headers={"User-Agent": ua})
+    assert "Sup3rSecretPass" in await fetched.text()
+    events = (await api.get("/audit-events"))["items"]
+    made = [e for e in events if e["action"] == "provisioning_url.create"]
+    binds = [e for e in events if e["action"] == "provisioning_url.bind"]
+    assert made[-1]["actor"] == key["id"]  # (audited: who made it, which phone took it)
+    assert binds[-1]["detail"]["mac"] == "805ec0000007"
+    # Cannot: reveal, preview with passwords, see keys or credentials, change anything else.
+    await installer.post(f"/provider-accounts/{pa}/sip-users/{su}/reveal-password", status=403)
+    preview = f"/provider-accounts/{pa}/provisioning-urls/{url['id']}/preview?file=805ec0000007.cfg"
+    assert "Sup3rSecretPass" not in (await installer.get(preview))["content"]
+    await installer.get(preview + "&reveal=true", status=403)
+    await installer.get("/api-keys", status=403)
+    assert "credentials" not in (await installer.get(f"/provider-accounts/{pa}"))
+    await installer.post("/users", {"name": "X", "email": "x@example.com"}, status=403)
+    await installer.patch(
+        f"/provider-accounts/{pa}/sip-users/{su}", {"password": "N3w-Passw0rd!"}, status=403
+    )

@@ -67,14 +67,22 @@ class Connection(RequestHandler):
         parsed = self._request_count
         super().data_received(data)
         if self._request_count != parsed:  # a head was parsed: count the next one afresh
+            # (a head that came whole in one large read is measured once parsed)
+            long = in_head and self._head_bytes + len(data) > self._guard.limits.head_bytes
             self._head_bytes = 0
             self._body = self._messages[-1][1] if self._messages else None
+            if long and any(_head_size(m) > self._guard.limits.head_bytes for m in self._messages):
+                self._cut()
         elif in_head:
             self._head_bytes += len(data)
             if self._head_bytes > self._guard.limits.head_bytes:
-                self._guard.cut += 1
-                if self.transport is not None:
-                    self.transport.abort()  # (at once: what the parser holds is freed)
+                self._cut()
+
+    def _cut(self) -> None:
+        self._guard.cut += 1
+        self._messages.clear()
+        if self.transport is not None:
+            self.transport.abort()  # (at once: what the parser holds is freed)
 
     async def finish_response(
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
@@ -104,6 +112,14 @@ class Connection(RequestHandler):
         if not self.trusted:
             self.trusted = True
             self._guard.untrusted.pop(self, None)
+
+
+def _head_size(message: tuple[Any, Any]) -> int:
+    head = message[0]
+    raw = getattr(head, "raw_headers", None)  # (None for a request the parser refused)
+    if raw is None:
+        return 0
+    return len(head.path) + sum(len(name) + len(value) + 4 for name, value in raw)
 
 
 class GuardedServer(web.Server):
