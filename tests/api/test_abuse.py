@@ -4,7 +4,6 @@ socket, so that no client library tidies the request first."""
 from __future__ import annotations
 
 import asyncio
-import re
 import sys
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from deskprov.web.accesslog import RedactingAccessLogger
 from deskprov.web.limits import HTTP_LIMITS
 from tests.conftest import Api
 from tests.factories import phone_setup
+from tests.security.conftest import send as send_raw
 
 YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:d5:7d:72"
 
@@ -37,22 +37,9 @@ sys.addaudithook(_audit)
 
 async def send(server: Any, raw: bytes, *, timeout: float = 10) -> tuple[int, bytes]:
     """Send ``raw`` on a new connection; the status and body of the answer (0 if the server
-    closed the connection without one). Reads one response, not to the end of the connection:
-    a server may keep reading what is left of a refused body."""
-    reader, writer = await asyncio.open_connection(server.host, server.port)
-    try:
-        writer.write(raw)
-        await writer.drain()
-        async with asyncio.timeout(timeout):
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return 0, b""
-            length = re.search(rb"(?i)\r\nContent-Length: *(\d+)", head)
-            body = await reader.readexactly(int(length.group(1))) if length else b""
-    finally:
-        writer.close()
-    return int(head.split(b" ", 2)[1]), body
+    closed the connection without one)."""
+    status, _, body = await send_raw(server, raw, timeout=timeout)
+    return status, body
 
 
 def get(target: str, *headers: str) -> bytes:

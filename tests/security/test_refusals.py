@@ -23,12 +23,17 @@ async def audit_rows(client: TestClient) -> int:
         return int(await s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
 
 
+async def revoked_url(api: Api) -> dict[str, str]:
+    s = await sip_setup(api)
+    url: dict[str, str] = await make_url(api, s["pa"], s["user"]["id"], "yealink")
+    await api.delete(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
+    return url
+
+
 async def test_a_flood_of_a_revoked_token_makes_one_event_not_a_row_per_request(
     api: Api, client: TestClient
 ) -> None:
-    s = await sip_setup(api)
-    url = await make_url(api, s["pa"], s["user"]["id"], "yealink")
-    await api.delete(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
+    url = await revoked_url(api)
     rows_before = await audit_rows(client)
     path = f"/p/{token_of(url)}/805ec0d57d72.cfg"
     statuses = []
@@ -64,10 +69,7 @@ async def test_a_flood_of_a_revoked_token_makes_one_event_not_a_row_per_request(
 async def test_a_refused_genuine_token_answers_as_fast_as_a_forged_one(
     api: Api, client: TestClient
 ) -> None:
-    s = await sip_setup(api)
-    url = await make_url(api, s["pa"], s["user"]["id"], "yealink")
-    await api.delete(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
-    genuine = token_of(url)
+    genuine = token_of(await revoked_url(api))
     forged = genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB")
     client.app[BAD_TOKENS].limit = 1_000_000  # (timing the 404s, not the 429s)
     times: dict[str, list[float]] = {"genuine": [], "forged": []}

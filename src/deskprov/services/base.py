@@ -3,11 +3,13 @@ read/delete half of a collection."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -37,6 +39,19 @@ from deskprov.security.secretbox import SecretBox
 from deskprov.settings import Settings
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger(__name__)
+
+
+async def every(interval: float, job: Callable[[], Awaitable[None]], what: str) -> None:
+    """Run ``job`` every ``interval`` seconds until cancelled; a failure is logged and retried
+    (the records written behind the phone requests)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:
+            log.exception("could not record %s; will retry", what)
 
 
 def utc_now() -> datetime:

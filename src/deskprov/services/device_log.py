@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from deskprov.db.models import Device
 from deskprov.domain.ids import new_id
-from deskprov.services.base import Deps
+from deskprov.services.base import Deps, every
 from deskprov.services.caches import Lru
 
 log = logging.getLogger(__name__)
@@ -94,12 +94,7 @@ class DeviceLog:
         self._pending[key] = note
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("could not record device activity; will retry")
+        await every(self.interval, self.flush, "device activity")
 
     async def flush(self) -> None:
         async with self._lock:

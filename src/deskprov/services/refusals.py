@@ -23,7 +23,7 @@ from sqlalchemy import insert, update
 
 from deskprov.db.models import AuditEvent
 from deskprov.domain.ids import new_id
-from deskprov.services.base import Deps, iso
+from deskprov.services.base import Deps, every, iso
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +100,7 @@ class RefusalLog:
             )
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("could not record refused phone requests; will retry")
+        await every(self.interval, self.flush, "refused phone requests")
 
     async def flush(self) -> None:
         """Write what changed; forget windows that are over and written."""
