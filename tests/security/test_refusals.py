@@ -85,3 +85,23 @@ async def test_a_refused_genuine_token_answers_as_fast_as_a_forged_one(
     print(f"refused genuine token {genuine_ms:.3f} ms, forged token {forged_ms:.3f} ms (median)")
     # Before: 2.8 ms against 0.6 ms. The bound is loose for a shared machine.
     assert genuine_ms < forged_ms * 1.5
+
+
+async def test_inventing_macs_with_a_revoked_token_adds_no_device_rows(
+    api: Api, client: TestClient
+) -> None:
+    token = token_of(await revoked_url(api))
+    client.app[BAD_TOKENS].limit = 1_000_000
+    for n in range(200):
+        mac = f"805ec0{n:06x}"
+        ua = "Yealink SIP-T46S 66.86.0.15 " + ":".join(mac[i : i + 2] for i in range(0, 12, 2))
+        resp = await client.get(f"/p/{token}/{mac}.cfg", headers={"User-Agent": ua})
+        assert resp.status == 404
+    devices = (await api.get("/devices?limit=500"))["items"]
+    assert [d["last_result"] for d in devices] == ["refused:revoked"]  # the first phone only
+    events = [
+        e
+        for e in (await api.get("/audit-events?limit=500"))["items"]
+        if e["action"] == "provisioning.refused"
+    ]
+    assert [e["detail"]["count"] for e in events] == [200]

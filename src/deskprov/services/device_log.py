@@ -93,6 +93,11 @@ class DeviceLog:
             return
         self._pending[key] = note
 
+    def knows(self, org_id: str, mac: str) -> bool:
+        """Whether this phone has a record (written by this process, or about to be)."""
+        key = (org_id, mac)
+        return key in self._pending or self._written.get(key) is not None
+
     async def run(self) -> None:
         await every(self.interval, self.flush, "device activity")
 

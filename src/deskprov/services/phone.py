@@ -330,8 +330,10 @@ class PhoneService:
     def _refuse(
         self, url: UrlState, visit: _Visit, req: PhoneRequest, reason: str, method: str
     ) -> None:
-        """Counted, not written: see ``services.refusals``."""
-        self.refusals.note(
+        """Counted, not written: see ``services.refusals``. The device's record shows it too;
+        a phone not seen before gets one only with the first refusal of its URL, address and
+        reason in a window (a holder of a revoked URL inventing MACs adds no rows)."""
+        opened = self.refusals.note(
             Refusal(
                 req.address,
                 reason,
@@ -343,7 +345,8 @@ class PhoneService:
                 actor=f"device:{visit.mac}" if visit.mac else "anonymous",
             )
         )
-        self._note(url, visit, req, f"refused:{reason}")
+        if visit.mac is not None and (opened or self.devices.knows(url.org_id, visit.mac)):
+            self._note(url, visit, req, f"refused:{reason}")
 
     def _file_key(
         self, url: UrlState, profile: Profile, template: str, model: Model

@@ -63,20 +63,21 @@ class RefusalLog:
         self._lock = asyncio.Lock()
         self.dropped = 0
 
-    def note(self, refusal: Refusal) -> None:
+    def note(self, refusal: Refusal) -> bool:
+        """Count a refusal; True when it opened a window (the first of its kind a while)."""
         key = (refusal.org_id, refusal.url_id, refusal.address, refusal.reason)
         tally = self._tallies.get(key)
         if tally is not None and refusal.at - tally.first.at < WINDOW:
             tally.count += 1
             tally.last = refusal
-            return
+            return False
         if tally is not None:  # its window is over: close it, open the next
             self._close(tally)
             if tally.first.url_id and tally.count != tally.written:
                 self._closed.append(tally)
         elif len(self._tallies) >= MAX_TALLIES:
             self.dropped += 1
-            return
+            return False
         self._tallies[key] = _Tally(refusal, refusal)
         log.info(
             "refused %s %s%s from %s: %s",
@@ -86,6 +87,7 @@ class RefusalLog:
             refusal.address,
             refusal.reason,
         )
+        return True
 
     def _close(self, tally: _Tally) -> None:
         if tally.count > 1:

@@ -5,7 +5,8 @@ many connections nobody has authenticated: 300 sockets each trickling 60 headers
 ~1 MB apiece. Here a connection may send at most ``head_bytes`` of request head before its
 request is parsed (more and it is cut off), and at most ``untrusted`` connections that have not
 yet shown a valid token, API key or session are kept: a new one beyond that closes the oldest
-idle one. When the connections of a burst are gone, freed memory is handed back to the system.
+idle one. A body nobody vouched for is not read: the connection is closed after the answer.
+After an attack (many connections cut off, few left), memory is handed back to the system.
 
 aiohttp's own answers to requests it cannot parse carry the parser's message, which quotes the
 request line (a provisioning token included): here they are a bare status.
@@ -164,6 +165,10 @@ class GuardedServer(web.Server):
         self._release_due = 0.0
         self._released = self._loop.time()
         release_memory()
+        log.info(
+            "memory released after connections were cut off (%.0f ms)",
+            (self._loop.time() - self._released) * 1000,
+        )
 
     def _evict(self) -> None:
         """Close the oldest untrusted connection that is not in the middle of a request."""
@@ -220,9 +225,10 @@ _TRIM = _malloc_trim()
 def release_memory() -> None:
     """Free what the cut-off connections left behind and give it back to the system. They
     leave reference cycles that outlive the collector's young generations (``deskprov serve``
-    raises its thresholds), so this is a full collection: ~20 ms here, 100-300 ms with the
-    caches of 10,000 phones (hence at most once every ``RELEASE_EVERY`` seconds, and only
-    after an attack). Then the C allocator's free pages (glibc keeps them otherwise)."""
+    raises its thresholds), so this is a full collection, which walks the long-lived caches too
+    (~20-40 ms in a small server; more with many phones' caches): hence only after an attack
+    and at most once every ``RELEASE_EVERY`` seconds. Then the C allocator's free pages (glibc
+    keeps them otherwise)."""
     gc.collect()
     if _TRIM is not None:
         _TRIM(0)
