@@ -13,8 +13,6 @@ import sys
 from collections.abc import Sequence
 
 from deskprov import __version__
-from deskprov.db.engine import DatabaseUnwritable
-from deskprov.security.keyring import KeyFileError
 from deskprov.settings import Settings, SettingsError
 
 log = logging.getLogger("deskprov")
@@ -109,9 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _run(args, settings)
-    except (KeyFileError, DatabaseUnwritable) as exc:  # (an operator's error: one line)
-        print(f"deskprov: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not _operators_mistake(exc):
+            raise
+        print(f"deskprov: {exc}", file=sys.stderr)  # (one line, no traceback)
         return 1
+
+
+def _operators_mistake(exc: Exception) -> bool:
+    """A missing or corrupt key file, a database that cannot be written. (Imported here, not at
+    the top: the database stack costs every command ~0.7 s to import.)"""
+    from deskprov.db.engine import DatabaseUnwritable
+    from deskprov.security.keyring import KeyFileError
+
+    return isinstance(exc, KeyFileError | DatabaseUnwritable)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -194,8 +203,10 @@ def _run_workers(settings: Settings, workers: int) -> int:
 
     from deskprov.services.offline import offline_key_file
 
-    # Done once here, so that the workers do not race to create the schema or the key file.
-    asyncio.run(offline_key_file(settings))
+    # Done once here, so that the workers do not race to create the schema or the key file
+    # (the database is needed to decide on a missing key file; PostgreSQL is migrated apart).
+    if settings.is_sqlite or not settings.key_file.exists():
+        asyncio.run(offline_key_file(settings))
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(settings,)) for _ in range(workers)]
     for process in processes:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import ctypes.util
 import gc
 import logging
 from collections import OrderedDict
@@ -213,13 +212,12 @@ def trust(request: web.BaseRequest) -> None:
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+    """glibc's ``malloc_trim``, if the C library has one (looked up in the process itself:
+    ``ctypes.util.find_library`` would run ``ldconfig``)."""
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:
         return None
-    return getattr(ctypes.CDLL(name), "malloc_trim", None)  # (glibc only)
-
-
-_TRIM = _malloc_trim()
 
 
 def release_memory() -> None:
@@ -230,8 +228,9 @@ def release_memory() -> None:
     and at most once every ``RELEASE_EVERY`` seconds. Then the C allocator's free pages (glibc
     keeps them otherwise)."""
     gc.collect()
-    if _TRIM is not None:
-        _TRIM(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def run(app: web.Application, *, host: str, port: int, reuse_port: bool, **kwargs: Any) -> None:
