@@ -16,6 +16,7 @@ no phone data is cached once for every URL that asks for it.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,6 +38,8 @@ from deskprov.services.refusals import Refusal, RefusalLog
 from deskprov.vendors.layout import lay_out
 from deskprov.vendors.profile import FileMatch, Model, Profile, UserAgent, identify
 from deskprov.vendors.render import Rendered, Renderer, RenderError
+
+log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # enforced where the body is read (web/phone.py)
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
