@@ -13,6 +13,7 @@ from deskprov.schemas.common import (
     Body,
     Extension,
     Id,
+    ListQuery,
     Name,
     Query,
     Text,
@@ -257,6 +258,11 @@ class PhoneView(View):
     capabilities: CapabilitiesView
     hosted: bool
     created_at: Timestamp
+
+
+class SipUserQuery(ListQuery):
+    user_id: Id | None = Field(None, description="only SIP users of this owner")
+    credential_list_id: Id | None = Field(None, description="only SIP users in this list")
 
 
 class AvailableNumbersQuery(Query):

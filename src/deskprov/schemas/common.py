@@ -58,6 +58,20 @@ class PageQuery(Query):
     cursor: str | None = Field(None, max_length=200, description="next_cursor of the last page")
 
 
+class ListQuery(PageQuery):
+    """A list that can be searched and sorted (which columns: each endpoint says)."""
+
+    q: Text | None = Field(
+        None, min_length=1, max_length=100, description="only items containing this text"
+    )
+    sort: str | None = Field(
+        None,
+        max_length=40,
+        pattern=r"^-?[a-z_]+$",
+        description="a column to sort by, '-' first for descending; cursors follow it",
+    )
+
+
 V = TypeVar("V", bound=View)
 
 

@@ -9,7 +9,17 @@ from pydantic import Field, StringConstraints
 
 from deskprov.domain import rules
 from deskprov.domain.roles import RoleName
-from deskprov.schemas.common import E164, Body, Extension, Id, Name, Text, Timestamp, View
+from deskprov.schemas.common import (
+    E164,
+    Body,
+    Extension,
+    Id,
+    ListQuery,
+    Name,
+    Text,
+    Timestamp,
+    View,
+)
 
 Email = Annotated[Text, StringConstraints(max_length=254, pattern=rules.EMAIL.pattern)]
 ProviderName = Literal["twilio", "meta", "whippy_phone"]
@@ -166,6 +176,27 @@ class ProviderAccountView(View):
     has_credentials: bool
     edge: str | None
     created_at: Timestamp
+
+
+class UserQuery(ListQuery):
+    email: Email | None = Field(None, description="only the user with this email (any case)")
+
+
+class DeviceQuery(ListQuery):
+    provisioning_url_id: Id | None = Field(None, description="only phones of this URL")
+    user_id: Id | None = Field(None, description="only phones of this user")
+    provider_account_id: Id | None = Field(
+        None, description="only phones of this provider account's URLs"
+    )
+
+
+class AuditQuery(ListQuery):
+    actor: Text | None = Field(None, max_length=64, description="ak_..., device:<mac> or cli")
+    action: Text | None = Field(
+        None, max_length=64, description="an action (sip_user.create), or a kind (sip_user)"
+    )
+    target_type: Text | None = Field(None, max_length=32)
+    target_id: Text | None = Field(None, max_length=64)
 
 
 class DeviceView(View):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from deskprov.schemas.common import Body, Id, Name, Query, Text, Timestamp, View
+from deskprov.schemas.common import Body, Id, ListQuery, Name, Query, Text, Timestamp, View
 from deskprov.schemas.phone_settings import TimeZone
 
 Vendor = Literal["polycom", "yealink", "fanvil"]
@@ -51,6 +51,10 @@ class ProvisioningUrlView(View):
         "(its first fetch binds its MAC) before this",
     )
     created_at: Timestamp
+
+
+class ProvisioningUrlQuery(ListQuery):
+    user_id: Id | None = Field(None, description="only this user's URLs")
 
 
 class PreviewQuery(Query):

@@ -63,6 +63,8 @@ from deskprov.services.remote import (
 class ProviderAccounts(Collection[ProviderAccount, org_schema.ProviderAccountView]):
     kind = "provider_account"
     model = ProviderAccount
+    searchable = ("name",)
+    sortable = ("name", "provider")
 
     async def view(self, s: AsyncSession, row: ProviderAccount) -> org_schema.ProviderAccountView:
         return org_schema.ProviderAccountView(
@@ -291,6 +293,8 @@ class NamedAtProvider(HostedCollection):
 class SipDomains(NamedAtProvider):
     kind = "sip_domain"
     model = SipDomain
+    searchable = ("name", "prefix")
+    sortable = ("name", "prefix")
     needs_sip = True
 
     async def view(self, s: AsyncSession, row: SipDomain) -> schema.SipDomainView:
@@ -374,6 +378,8 @@ class SipDomains(NamedAtProvider):
 class CredentialLists(NamedAtProvider):
     kind = "credential_list"
     model = CredentialList
+    searchable = ("name",)
+    sortable = ("name",)
     needs_sip = True
 
     async def view(self, s: AsyncSession, row: CredentialList) -> schema.CredentialListView:
@@ -624,6 +630,25 @@ class CredentialAttachments(HostedCollection):
 class SipUsers(HostedCollection):
     kind = "sip_user"
     model = SipUser
+    sortable = ("username",)
+    filters = ("user_id", "credential_list_id")
+
+    @staticmethod
+    def _owner_name() -> Any:
+        return func.coalesce(
+            select(User.name).where(User.id == SipUser.user_id).scalar_subquery(), ""
+        )
+
+    def searched(self, text: str) -> list[Any]:
+        """A username, or the name of the user who owns it."""
+        return [
+            SipUser.username.icontains(text, autoescape=True),
+            self._owner_name().icontains(text, autoescape=True),
+        ]
+
+    def sort_columns(self) -> dict[str, Any]:
+        return {**super().sort_columns(), "owner": self._owner_name()}
+
     needs_sip = True
 
     async def domains(self, s: AsyncSession, credential_list_id: str) -> list[str]:

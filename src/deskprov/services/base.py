@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import DateTime, Select, String, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -144,6 +144,33 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return moment, str(row_id)
 
 
+def nulls_first(column: Any) -> Any:
+    """A sort key with no nulls (keyset paging compares values): empty text sorts first."""
+    return (
+        func.coalesce(column, "") if column.nullable and isinstance(column.type, String) else column
+    )
+
+
+def _sorted_cursor(sort: str, value: Any, row_id: str) -> str:
+    """A cursor of a sorted list: the sort it belongs to, the last row's sort value and id."""
+    raw = json.dumps([sort, value, row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_sorted(cursor: str, sort: str) -> tuple[Any, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, value, row_id = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise BadRequest("the cursor is malformed", fields={"cursor": "malformed"}) from None
+    if made_for != sort or not isinstance(value, str | int | float | None):
+        raise BadRequest(
+            "the cursor belongs to another sort order",
+            fields={"cursor": "from a list sorted otherwise"},
+        )
+    return value, str(row_id)
+
+
 M = TypeVar("M", bound=OrgOwned)
 V = TypeVar("V", bound=View)
 
@@ -163,6 +190,35 @@ async def fetch_page(
         return rows, None
     rows = rows[: page.limit]
     return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
+
+
+async def fetch_sorted_page(
+    s: AsyncSession,
+    stmt: Select[Any],
+    model: type[M],
+    page: PageQuery,
+    sort: str,
+    column: Any,
+) -> tuple[Sequence[M], str | None]:
+    """Rows ordered by ``column`` (descending when ``sort`` starts with ``-``), then id, after
+    ``page.cursor`` (keyset paging: a row added or removed meanwhile moves no other row)."""
+    descending = sort.startswith("-")
+    keyed = stmt.add_columns(column.label("sort_value"))
+    if page.cursor:
+        value, row_id = _decode_sorted(page.cursor, sort)
+        if isinstance(column.type, DateTime) and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        after = (column < value) if descending else (column > value)
+        beyond = (model.id < row_id) if descending else (model.id > row_id)
+        keyed = keyed.where(or_(after, and_(column == value, beyond)))
+    order = (column.desc(), model.id.desc()) if descending else (column, model.id)
+    found = list((await s.execute(keyed.order_by(*order).limit(page.limit + 1))).all())
+    rows: list[M] = [r[0] for r in found[: page.limit]]
+    if len(found) <= page.limit:
+        return rows, None
+    last = found[page.limit - 1]
+    value = last[1].isoformat() if isinstance(last[1], datetime) else last[1]
+    return rows, _sorted_cursor(sort, value, last[0].id)
 
 
 # --- scoping --------------------------------------------------------------------------------
@@ -210,6 +266,10 @@ class Collection(Generic[M, V]):
     needs_sip: ClassVar[bool] = False
     read_role: ClassVar[Role] = Role.viewer
     write_role: ClassVar[Role] = Role.admin
+    # What a list's query may ask beyond paging (the API's ?q=, ?sort= and exact filters):
+    searchable: ClassVar[tuple[str, ...]] = ()
+    sortable: ClassVar[tuple[str, ...]] = ()
+    filters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -312,14 +372,50 @@ class Collection(Generic[M, V]):
             raise Conflict(f"this {self.kind.replace('_', ' ')} conflicts with another") from exc
 
     # generic operations --------------------------------------------------------------------
+    def searched(self, text: str) -> list[Any]:
+        """What ``?q=`` matches: any ``searchable`` column containing it, in any case."""
+        table = self.model.__table__
+        return [table.c[name].icontains(text, autoescape=True) for name in self.searchable]
+
+    def sort_columns(self) -> dict[str, Any]:
+        """What ``?sort=`` may name: a column expression per name (the ``sortable`` columns by
+        default; a subclass may sort by something joined, such as an owner's name)."""
+        table = self.model.__table__
+        return {name: nulls_first(table.c[name]) for name in self.sortable}
+
+    def filtered(self, scope: Scope, query: PageQuery) -> list[Any]:
+        """The conditions of a list's query beyond paging: its search and exact filters."""
+        where: list[Any] = []
+        text = getattr(query, "q", None)
+        if text:
+            matches = self.searched(text)
+            if not matches:
+                raise Invalid("this list cannot be searched", fields={"q": "not searchable"})
+            where.append(or_(*matches))
+        for name in self.filters:
+            value = getattr(query, name, None)
+            if value is not None:
+                where.append(self.model.__table__.c[name] == value)
+        return where
+
     async def list(self, scope: Scope, page: PageQuery) -> Page[V]:
         scope.actor.require(self.read_role)
+        sort = getattr(page, "sort", None)
+        columns = self.sort_columns()
+        if sort is not None and sort.removeprefix("-") not in columns:
+            raise Invalid(
+                "this list cannot be sorted so",
+                fields={"sort": "one of " + ", ".join(sorted(columns)) + " (- first: descending)"},
+            )
         async with self.deps.db.read() as s:
             if self.in_account:
                 await self.account(s, scope)
-            rows, next_cursor = await fetch_page(
-                s, select(self.model).where(*self.scoped(scope)), self.model, page
-            )
+            stmt = select(self.model).where(*self.scoped(scope), *self.filtered(scope, page))
+            if sort is None:
+                rows, next_cursor = await fetch_page(s, stmt, self.model, page)
+            else:
+                column = columns[sort.removeprefix("-")]
+                rows, next_cursor = await fetch_sorted_page(s, stmt, self.model, page, sort, column)
             items = [self.redact(scope, await self.view(s, r)) for r in rows]
         return Page[Any](items=await self.decorate(scope, items), next_cursor=next_cursor)
 

@@ -24,6 +24,8 @@ TARGET_MODELS: dict[str, tuple[Any, str]] = {
 class SipExtensions(Collection[SipExtension, schema.SipExtensionView]):
     kind = "sip_extension"
     model = SipExtension
+    searchable = ("extension", "label")
+    sortable = ("extension", "label", "position")
     in_account = True
     needs_sip = True
 

@@ -84,6 +84,8 @@ async def authenticate(deps: Deps, key: str) -> Actor:
 class ApiKeys(Collection[ApiKey, schema.ApiKeyView]):
     kind = "api_key"
     model = ApiKey
+    searchable = ("name",)
+    sortable = ("name", "role")
     read_role = Role.admin
 
     async def view(self, s: AsyncSession, row: ApiKey) -> schema.ApiKeyView:
@@ -130,6 +132,16 @@ class ApiKeys(Collection[ApiKey, schema.ApiKeyView]):
 class Users(SimpleCollection):
     kind = "user"
     model = User
+    searchable = ("name", "email")
+    sortable = ("name", "email")
+
+    def filtered(self, scope: Scope, query: Any) -> list[Any]:
+        where = super().filtered(scope, query)
+        email = getattr(query, "email", None)
+        if email is not None:
+            where.append(func.lower(User.email) == email.lower())
+        return where
+
     view_type = schema.UserView
 
     async def check(self, s: AsyncSession, scope: Scope, row: Any, fields: set[str]) -> None:
@@ -198,6 +210,8 @@ ROUTE_MODELS: dict[str, tuple[Any, str]] = {
 class Channels(SimpleCollection):
     kind = "channel"
     model = Channel
+    searchable = ("name", "phone_number")
+    sortable = ("name", "phone_number")
     view_type = schema.ChannelView
 
     async def view(self, s: AsyncSession, row: Any) -> schema.ChannelView:
@@ -237,6 +251,8 @@ class Groups(SimpleCollection):
     """Teams and queues: a name, an extension, and members (users, in the order given)."""
 
     member_model: ClassVar[Any]  # TeamMember or QueueMember
+    searchable = ("name", "extension")
+    sortable = ("name", "extension")
     group_key: ClassVar[str]  # the member table's column naming the group
 
     def _group_column(self) -> Any:

@@ -96,6 +96,8 @@ class Phones(HostedCollection):
 
     kind = "provider_phone"
     model = ProviderPhone
+    searchable = ("phone_number", "sid")
+    sortable = ("phone_number", "setup_type")
 
     async def view(self, s: AsyncSession, row: ProviderPhone) -> schema.PhoneView:
         return schema.PhoneView(
@@ -309,6 +311,8 @@ class Phones(HostedCollection):
 class NumberInventory(Collection[InventoryNumber, schema.InventoryNumberView]):
     kind = "inventory_number"
     model = InventoryNumber
+    searchable = ("phone_number",)
+    sortable = ("phone_number",)
     in_account = True
     read_role = Role.admin
 

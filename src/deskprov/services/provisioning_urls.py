@@ -71,6 +71,8 @@ class ProvisioningUrls(Collection[ProvisioningUrl, schema.ProvisioningUrlView]):
     kind = "provisioning_url"
     model = ProvisioningUrl
     in_account = True
+    searchable = ("label", "mac")
+    filters = ("user_id",)
     needs_sip = True
     write_role = Role.installer
 

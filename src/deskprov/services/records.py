@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from deskprov.db.models import AuditEvent, Device
+from deskprov.db.models import AuditEvent, Device, ProvisioningUrl
 from deskprov.schemas import organisation as schema
 from deskprov.schemas.common import Page, PageQuery
 from deskprov.services import registrations
@@ -16,12 +19,33 @@ from deskprov.services.refusals import RefusalLog
 class Devices(Collection[Device, schema.DeviceView]):
     kind = "device"
     model = Device
+    sortable = ("mac", "last_seen", "last_result")
+    filters = ("provisioning_url_id", "user_id")
     log: DeviceLog  # set by the registry: notes not yet written are written before a read
 
     async def decorate(
         self, scope: Scope, views: list[schema.DeviceView]
     ) -> list[schema.DeviceView]:
         return await registrations.for_devices(self.deps, views)
+
+    def searched(self, text: str) -> list[Any]:
+        """A MAC as typed: any case, with or without separators."""
+        digits = "".join(c for c in text.lower() if c not in ":-. ")
+        return [Device.mac.contains(digits, autoescape=True)] if digits else [true()]
+
+    def sort_columns(self) -> dict[str, Any]:
+        return {**super().sort_columns(), "first_seen": Device.created_at}
+
+    def filtered(self, scope: Scope, query: PageQuery) -> list[Any]:
+        where = super().filtered(scope, query)
+        account_id = getattr(query, "provider_account_id", None)
+        if account_id is not None:
+            where.append(
+                Device.provisioning_url_id.in_(
+                    select(ProvisioningUrl.id).where(ProvisioningUrl.account_id == account_id)
+                )
+            )
+        return where
 
     async def list(self, scope: Scope, page: PageQuery) -> Page[schema.DeviceView]:
         await self.log.flush()
@@ -52,6 +76,8 @@ class AuditEvents(Collection[AuditEvent, schema.AuditEventView]):
     kind = "audit_event"
     model = AuditEvent
     log: RefusalLog  # set by the registry: refusals counted but not yet written come first
+    searchable = ("action", "actor", "target_id")
+    filters = ("actor", "target_type", "target_id")
 
     async def list(self, scope: Scope, page: PageQuery) -> Page[schema.AuditEventView]:
         await self.log.flush()
@@ -60,6 +86,21 @@ class AuditEvents(Collection[AuditEvent, schema.AuditEventView]):
     async def get(self, scope: Scope, row_id: str) -> schema.AuditEventView:
         await self.log.flush()
         return await super().get(scope, row_id)
+
+    def sort_columns(self) -> dict[str, Any]:
+        return {"at": AuditEvent.created_at}
+
+    def filtered(self, scope: Scope, query: PageQuery) -> list[Any]:
+        """``action`` names one action, or with no dot every action of a kind."""
+        where = super().filtered(scope, query)
+        action = getattr(query, "action", None)
+        if action is not None:
+            where.append(
+                AuditEvent.action == action
+                if "." in action
+                else AuditEvent.action.startswith(action + ".", autoescape=True)
+            )
+        return where
 
     async def view(self, s: AsyncSession, row: AuditEvent) -> schema.AuditEventView:
         return schema.AuditEventView(

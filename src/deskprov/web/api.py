@@ -17,7 +17,7 @@ from deskprov.schemas import organisation as org
 from deskprov.schemas import phone_settings as ps
 from deskprov.schemas import provisioning as prov
 from deskprov.schemas import routing
-from deskprov.schemas.common import Page, PageQuery
+from deskprov.schemas.common import ListQuery, Page
 from deskprov.services.base import Collection, Scope
 from deskprov.services.organisation import authenticate
 from deskprov.services.registry import Services
@@ -53,6 +53,7 @@ def collection_endpoints(
     update: type[BaseModel] | None = None,
     created: type[BaseModel] | None = None,
     deletable: bool = True,
+    query: type[BaseModel] = ListQuery,
 ) -> list[Endpoint]:
     """The list/create/read/update/delete endpoints of one collection."""
     item = path + "/{id}"
@@ -65,7 +66,7 @@ def collection_endpoints(
             f"List {tag.replace('-', ' ')}",
             lambda sv, sc, p, b, q: pick(sv).list(sc, q),
             tag,
-            query=PageQuery,
+            query=query,
             response=Page[view],  # type: ignore[valid-type]
         ),
         Endpoint(
@@ -133,7 +134,13 @@ ENDPOINTS: list[Endpoint] = [
         created=org.ApiKeyCreated,
     ),
     *collection_endpoints(
-        "users", "/users", lambda s: s.users, org.UserView, org.UserCreate, org.UserUpdate
+        "users",
+        "/users",
+        lambda s: s.users,
+        org.UserView,
+        org.UserCreate,
+        org.UserUpdate,
+        query=org.UserQuery,
     ),
     *collection_endpoints(
         "channels",
@@ -188,6 +195,7 @@ ENDPOINTS: list[Endpoint] = [
         acc.SipUserView,
         acc.SipUserCreate,
         acc.SipUserUpdate,
+        query=acc.SipUserQuery,
     ),
     Endpoint(
         "POST",
@@ -257,6 +265,7 @@ ENDPOINTS: list[Endpoint] = [
         lambda s: s.provisioning_urls,
         prov.ProvisioningUrlView,
         prov.ProvisioningUrlCreate,
+        query=prov.ProvisioningUrlQuery,
     ),
     Endpoint(
         "GET",
@@ -317,7 +326,12 @@ ENDPOINTS: list[Endpoint] = [
         response=ps.PhoneSettingsView,
     ),
     *collection_endpoints(
-        "devices", "/devices", lambda s: s.devices, org.DeviceView, deletable=False
+        "devices",
+        "/devices",
+        lambda s: s.devices,
+        org.DeviceView,
+        deletable=False,
+        query=org.DeviceQuery,
     ),
     *collection_endpoints(
         "audit-events",
@@ -325,6 +339,7 @@ ENDPOINTS: list[Endpoint] = [
         lambda s: s.audit_events,
         org.AuditEventView,
         deletable=False,
+        query=org.AuditQuery,
     ),
 ]
 
