@@ -15,6 +15,7 @@ from deskprov.services.accounts import (
 from deskprov.services.base import Deps
 from deskprov.services.device_log import DeviceLog
 from deskprov.services.extensions import SipExtensions
+from deskprov.services.names import Names
 from deskprov.services.organisation import ApiKeys, Channels, Queues, Teams, Users
 from deskprov.services.phone import PhoneService
 from deskprov.services.phone_settings import PhoneSettingsService
@@ -25,6 +26,7 @@ from deskprov.services.records import AuditEvents, Devices
 from deskprov.services.refusals import RefusalLog
 from deskprov.services.routing import Routing
 from deskprov.services.routing.twilio import TwilioVoice
+from deskprov.services.url_import import UrlImport
 from deskprov.vendors.profile import load_profiles, templates_root
 from deskprov.vendors.render import Renderer
 
@@ -53,6 +55,8 @@ class Services:
     phone: PhoneService
     routing: Routing
     twilio_voice: TwilioVoice
+    names: Names
+    url_import: UrlImport
 
     @classmethod
     def build(cls, deps: Deps, renderer: Renderer | None = None) -> Services:
@@ -97,6 +101,8 @@ class Services:
             phone=phone,
             routing=routing,
             twilio_voice=TwilioVoice(deps, routing),
+            names=Names(deps),
+            url_import=UrlImport(provisioning_urls),
         )
 
 
