@@ -47,6 +47,21 @@ class Devices(Collection[Device, schema.DeviceView]):
             )
         return where
 
+    async def of_urls(self, scope: Scope, url_ids: list[str]) -> dict[str, list[schema.DeviceView]]:
+        """The phones that used each of these URLs (for a page of URLs: one read)."""
+        scope.actor.require(self.read_role)
+        await self.log.flush()
+        found: dict[str, list[schema.DeviceView]] = {u: [] for u in url_ids}
+        async with self.deps.db.read() as s:
+            rows = await s.scalars(
+                select(Device)
+                .where(Device.org_id == scope.actor.org_id, Device.provisioning_url_id.in_(url_ids))
+                .order_by(Device.last_seen.desc())
+            )
+            for row in rows.all():
+                found[str(row.provisioning_url_id)].append(await self.view(s, row))
+        return found
+
     async def list(self, scope: Scope, page: PageQuery) -> Page[schema.DeviceView]:
         await self.log.flush()
         return await super().list(scope, page)

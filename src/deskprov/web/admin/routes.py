@@ -2,7 +2,8 @@
 
 Every change goes through the management API's own endpoint table (``web.api.ENDPOINTS``): a
 form names the endpoint it stands for, is parsed into that endpoint's body model and calls the
-same service, so the pages cannot drift from the API's rules, roles or audit trail.
+same service, so the pages cannot drift from the API's rules, roles or audit trail. Every list
+is a page of the API's own list (its cursor, search and sort).
 """
 
 from __future__ import annotations
@@ -10,43 +11,50 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import jinja2
-import segno
 from aiohttp import web
 from pydantic import ValidationError
 from yarl import URL
 
-from deskprov.appkeys import API_KEY_FAILURES, SERVICES, SETTINGS
-from deskprov.domain.roles import Actor, Role
-from deskprov.errors import AppError, Conflict, Forbidden, InUse, Unauthorized
-from deskprov.providers.base import TWILIO_EDGES, provider_for
+from deskprov.appkeys import API_KEY_FAILURES, SETTINGS
+from deskprov.domain.roles import Role
+from deskprov.errors import AppError, Unauthorized
+from deskprov.providers.base import TWILIO_EDGES, Provider, provider_for
 from deskprov.schemas import account as acc
-from deskprov.schemas.common import PageQuery
 from deskprov.schemas.routing import RouteQuery
 from deskprov.services.base import Scope
 from deskprov.services.organisation import authenticate
-from deskprov.services.registry import Services
 from deskprov.services.sessions import end_session, session_actor, start_session
+from deskprov.web.admin import bulk, org
 from deskprov.web.admin import session as sessions
-from deskprov.web.admin.forms import parse
-from deskprov.web.api import ENDPOINTS, Endpoint, client_address
+from deskprov.web.admin.pages import (
+    ACTOR,
+    BASE,
+    ENDPOINT,
+    FORM,
+    HERE,
+    NO_STORE,
+    SESSION,
+    actor,
+    call,
+    error_context,
+    first,
+    listing,
+    names,
+    options,
+    page,
+    redirect,
+    services,
+)
+from deskprov.web.api import client_address
 from deskprov.web.errors import status_of
 from deskprov.web.server import trust
 
 log = logging.getLogger(__name__)
+__all__ = ["BASE", "add_routes", "admin_middleware"]
 
-HERE = Path(__file__).parent
-BASE = "/admin"
-ACTOR = web.RequestKey("admin_actor", Actor)
-SESSION = web.RequestKey("admin_session", sessions.Session)
-FORM = web.RequestKey("admin_form", dict)
-ENDPOINT = {e.name: e for e in ENDPOINTS}
-ALL = PageQuery(limit=500)
-PROVIDERS = ("twilio", "meta", "whippy_phone")
 VENDORS = ("polycom", "yealink", "fanvil")
 EDGES = [(e, e) for e in TWILIO_EDGES]
 
@@ -55,85 +63,55 @@ EDGES = [(e, e) for e in TWILIO_EDGES]
 class Tab:
     slug: str
     title: str
+    lists: str  # the API list the tab pages through
     actions: tuple[str, ...]  # the API endpoints this tab's forms may call
     write_role: Role = Role.admin  # who sees its forms (the services decide who may use them)
+    read_role: Role = Role.viewer  # who sees the tab at all
+    applies: Callable[[Provider], bool] = lambda p: p.supports_sip
+
+
+def _crud(tag: str) -> tuple[str, ...]:
+    return (f"{tag}.create", f"{tag}.update", f"{tag}.delete")
 
 
 TABS = (
-    Tab("domains", "Domains", ("sip-domains.create", "sip-domains.update", "sip-domains.delete")),
-    Tab(
-        "credential-lists",
-        "Credential lists",
-        ("credential-lists.create", "credential-lists.update", "credential-lists.delete"),
-    ),
+    Tab("domains", "Domains", "sip-domains.list", _crud("sip-domains")),
+    Tab("credential-lists", "Credential lists", "credential-lists.list", _crud("credential-lists")),
     Tab(
         "attachments",
         "Credential attachments",
-        ("credential-attachments.create", "credential-attachments.delete"),
+        "credential-attachments.list",
+        _crud("credential-attachments"),
     ),
-    Tab("sip-users", "SIP users", ("sip-users.create", "sip-users.update", "sip-users.delete")),
-    Tab("extensions", "Extensions", ("sip-extensions.create", "sip-extensions.delete")),
+    Tab("sip-users", "SIP users", "sip-users.list", _crud("sip-users")),
+    Tab("extensions", "Extensions", "sip-extensions.list", _crud("sip-extensions")),
     Tab(
         "provisioning",
         "Auto-provision",
+        "provisioning-urls.list",
         ("provisioning-urls.create", "provisioning-urls.delete"),
         Role.installer,
     ),
-    Tab("phones", "Phones", ("phones.create", "phones.update", "phones.delete")),
+    Tab("phones", "Phones", "phones.list", _crud("phones"), applies=lambda p: True),
+    Tab(
+        "numbers",
+        "Number inventory",
+        "number-inventory.list",
+        ("number-inventory.create", "number-inventory.delete"),
+        read_role=Role.admin,
+        applies=lambda p: p.name == "whippy_phone",
+    ),
+    Tab(
+        "sync",
+        "Provider sync",
+        "",
+        ("provider-sync.act",),
+        read_role=Role.admin,
+        applies=lambda p: p.hosts_sip,
+    ),
 )
 TAB = {t.slug: t for t in TABS}
 ACCOUNT_ACTIONS = ("provider-accounts.create", "provider-accounts.update")
-DONE = {"create": "Created.", "update": "Saved.", "delete": "Deleted."}
-
-templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def options(items: list[Any], value: str = "id", text: str = "name") -> list[tuple[str, str]]:
-    """(value, text) pairs for a select, from service views."""
-    return [(getattr(i, value), getattr(i, text)) for i in items]
-
-
-templates.globals["options"] = options
-
-
-def page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    session = request.get(SESSION)
-    actor = request.get(ACTOR)
-    context.setdefault("flash", request.query.get("done", ""))
-    text = templates.get_template(name).render(
-        base=BASE,
-        actor=actor,
-        is_admin=actor is not None and actor.role >= Role.admin,
-        csrf=sessions.csrf_token(session) if session else "",
-        **context,
-    )
-    return web.Response(text=text, status=status, content_type="text/html", headers=NO_STORE)
-
-
-# Pages hold secrets and act for a session: never cached, never framed, only our own scripts.
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # (no-referrer would make browsers send Origin: null)
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-}
-
-
-def redirect(location: str) -> web.Response:
-    """After a form: see the page again (303, so a reload does not post twice)."""
-    return web.Response(status=303, headers={**NO_STORE, "Location": location})
-
-
-def services(request: web.Request) -> Services:
-    return request.config_dict[SERVICES]
 
 
 # --- signing in ---------------------------------------------------------------------------
@@ -185,7 +163,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     key = str(form.get("api_key", "")).strip()
     try:  # (the key first: a valid one always signs in; see web.limits.KeyFailures)
-        actor = await authenticate(services(request).deps, key)
+        who = await authenticate(services(request).deps, key)
     except Unauthorized:
         wait = request.config_dict[API_KEY_FAILURES].failed(client_address(request), key)
         if wait is not None:
@@ -196,7 +174,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     response = redirect(BASE + "/accounts")
     response.set_cookie(
         sessions.COOKIE,
-        await start_session(services(request).deps, actor),
+        await start_session(services(request).deps, who),
         max_age=sessions.LIFETIME,
         path=BASE,
         httponly=True,
@@ -224,28 +202,27 @@ async def accounts(request: web.Request) -> web.StreamResponse:
 async def _accounts_page(
     request: web.Request, status: int = 200, error: AppError | None = None
 ) -> web.Response:
-    scope = Scope(request[ACTOR])
-    listed = await services(request).provider_accounts.list(scope, ALL)
     return page(
         request,
         "accounts.html.j2",
         status,
-        accounts=listed.items,
-        providers=PROVIDERS,
+        accounts=await listing(request, "provider-accounts.list"),
         edges=EDGES,
-        **_error_context(request, error),
+        provider_for=provider_for,
+        **await error_context(request, error),
     )
 
 
 async def account_action(request: web.Request) -> web.StreamResponse:
     pa = request.match_info.get("pa")
+    allowed = (*ACCOUNT_ACTIONS, "provider-accounts.delete") if pa else ACCOUNT_ACTIONS
     try:
-        await _call(request, ACCOUNT_ACTIONS, pa)
+        done, _ = await call(request, allowed, pa)
     except AppError as exc:
         if pa:
             return await _account_edit_page(request, status_of(exc), exc)
         return await _accounts_page(request, status_of(exc), exc)
-    return redirect(BASE + "/accounts?" + urlencode({"done": "Saved."}))
+    return redirect(BASE + "/accounts", done)
 
 
 async def account_edit(request: web.Request) -> web.StreamResponse:
@@ -256,7 +233,7 @@ async def _account_edit_page(
     request: web.Request, status: int = 200, error: AppError | None = None
 ) -> web.Response:
     account = await services(request).provider_accounts.get(
-        Scope(request[ACTOR]), request.match_info["pa"]
+        Scope(actor(request)), request.match_info["pa"]
     )
     return page(
         request,
@@ -264,11 +241,23 @@ async def _account_edit_page(
         status,
         account=account,
         edges=EDGES,
-        **_error_context(request, error),
+        **await error_context(request, error),
     )
 
 
 # --- account settings tabs ----------------------------------------------------------------
+async def account_home(request: web.Request) -> web.StreamResponse:
+    """An account opens on its first tab that applies (a Meta account: Phones)."""
+    pa = request.match_info["pa"]
+    account = await services(request).provider_accounts.get(Scope(actor(request)), pa)
+    tab = _tabs_for(provider_for(account.provider), actor(request).role)[0]
+    return redirect(f"{BASE}/accounts/{pa}/{tab.slug}")
+
+
+def _tabs_for(provider: Provider, role: Role) -> list[Tab]:
+    return [t for t in TABS if t.applies(provider) and role >= t.read_role]
+
+
 async def tab_page(request: web.Request) -> web.StreamResponse:
     return await _tab_page(request)
 
@@ -276,15 +265,18 @@ async def tab_page(request: web.Request) -> web.StreamResponse:
 async def tab_action(request: web.Request) -> web.StreamResponse:
     tab = _tab(request)
     try:
-        done = await _call(request, tab.actions, request.match_info["pa"])
+        done, result = await call(request, tab.actions, request.match_info["pa"])
     except AppError as exc:
         return await _tab_page(request, status_of(exc), exc)
-    return redirect(f"{request.path}?{urlencode(done)}")
+    if tab.slug == "sync":  # the report after a repair or an import, with what it did
+        return await _tab_page(request, report=result, done=done)
+    query = {"new": result.id} if tab.slug == "provisioning" and hasattr(result, "id") else {}
+    return redirect(f"{request.path}?{urlencode(query)}" if query else request.path, done)
 
 
 async def reveal_password(request: web.Request) -> web.StreamResponse:
     """For the eye icon: JSON, admin only, audited by the service like the API's reveal."""
-    scope = Scope(request[ACTOR], request.match_info["pa"])
+    scope = Scope(actor(request), request.match_info["pa"])
     try:
         revealed = await services(request).sip_users.reveal_password(
             scope, request.match_info["id"]
@@ -294,20 +286,6 @@ async def reveal_password(request: web.Request) -> web.StreamResponse:
     return web.json_response({"password": revealed.password}, headers=NO_STORE)
 
 
-async def install_sheet(request: web.Request) -> web.StreamResponse:
-    scope = Scope(request[ACTOR], request.match_info["pa"])
-    sv = services(request)
-    url = await sv.provisioning_urls.get(scope, request.match_info["id"])
-    if url.url is None and url.url_unavailable:
-        raise Conflict("this URL no longer works: its signing key was retired")
-    if url.url is None:
-        raise Forbidden("installers and admins see provisioning URLs; this key is a viewer")
-    user = await sv.users.get(scope, url.user_id)
-    account = await sv.provider_accounts.get(scope, request.match_info["pa"])
-    qr = segno.make(url.url, error="m").svg_inline(scale=5, border=2)
-    return page(request, "sheet.html.j2", url=url, user=user, account=account, qr=qr)
-
-
 def _tab(request: web.Request) -> Tab:
     tab = TAB.get(request.match_info["tab"])
     if tab is None:
@@ -315,53 +293,27 @@ def _tab(request: web.Request) -> Tab:
     return tab
 
 
-async def _call(request: web.Request, allowed: tuple[str, ...], pa: str | None) -> dict[str, str]:
-    """Run the API endpoint a form names, with the form as its body; the notice to show."""
-    form = await request.post()
-    name = str(form.get("_action", ""))
-    if name not in allowed:
-        raise web.HTTPBadRequest(text="unknown action")
-    endpoint: Endpoint = ENDPOINT[name]
-    body = parse(form, endpoint.body) if endpoint.body else None
-    params = {"pa": pa or "", "id": str(form.get("_id", ""))}
-    result = await endpoint.call(services(request), Scope(request[ACTOR], pa), params, body, None)
-    done = {"done": DONE[name.rsplit(".", 1)[1]]}
-    if name == "provisioning-urls.create":
-        done["new"] = result.id
-    return done
-
-
-def _error_context(request: web.Request, error: AppError | None) -> dict[str, Any]:
-    """What the page shows of a refused form: the message, each field's problem next to the
-    field, what still uses an item, and the values typed (never a password)."""
-    form = request.get(FORM, {})
-    typed = {k: v for k, v in form.items() if "password" not in k}
-    return {
-        "error": error.message if error else "",
-        "errors": dict(error.fields or {}) if error else {},
-        "dependents": error.dependents if isinstance(error, InUse) else [],
-        "failed_action": str(form.get("_action", "")) if error else "",
-        "failed_id": str(form.get("_id", "")) if error else "",
-        "typed": typed if error else {},
-    }
-
-
 async def _tab_page(
-    request: web.Request, status: int = 200, error: AppError | None = None
+    request: web.Request,
+    status: int = 200,
+    error: AppError | None = None,
+    **extra: Any,
 ) -> web.Response:
     tab = _tab(request)
     pa = request.match_info["pa"]
-    sv = services(request)
-    top = Scope(request[ACTOR])
-    scope = Scope(request[ACTOR], pa)
-    account = await sv.provider_accounts.get(top, pa)
+    account = await services(request).provider_accounts.get(Scope(actor(request)), pa)
     provider = provider_for(account.provider)
+    tabs = _tabs_for(provider, actor(request).role)
+    if tab not in tabs:
+        raise web.HTTPNotFound(text="this account has no such tab")
+    context = await error_context(request, error)
     data: dict[str, Any] = {}
     try:
-        data = await LOADERS[tab.slug](sv, scope, request)
-    except AppError as exc:  # e.g. a provider without SIP, a viewer on a secret-only list
-        error = error or exc
+        data = await LOADERS[tab.slug](request, pa, context)
+    except AppError as exc:
+        context["error"] = context["error"] or exc.message
         status = status if status != 200 else status_of(exc)
+    data.update(extra)
     return page(
         request,
         "account.html.j2",
@@ -369,61 +321,102 @@ async def _tab_page(
         account=account,
         provider=provider,
         tab=tab,
-        tabs=TABS,
-        can_write=request[ACTOR].role >= tab.write_role,
+        tabs=tabs,
+        can_write=actor(request).role >= tab.write_role,
         suffix=provider.domain_for("", request.config_dict[SETTINGS].whippy_sip_suffix),
         new_url=request.query.get("new", ""),
         data=data,
-        **_error_context(request, error),
+        **context,
     )
 
 
-# What each tab shows, loaded through the services (names for the ids the rows hold).
-async def _domains(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
-    return {"domains": (await sv.sip_domains.list(scope, ALL)).items}
+async def _editing(request: web.Request, tag: str, pa: str | None, context: Any) -> Any:
+    """The item whose edit form is open: ``?edit=<id>``, or the one a refused update was for."""
+    row_id = request.query.get("edit", "")
+    if context["failed_action"] == f"{tag}.update":
+        row_id = context["failed_id"]
+    if not row_id:
+        return None
+    try:
+        return await ENDPOINT[f"{tag}.get"].call(
+            services(request), Scope(actor(request), pa), {"pa": pa or "", "id": row_id}, None, None
+        )
+    except AppError:
+        return None
 
 
-async def _lists(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
-    return {"lists": (await sv.credential_lists.list(scope, ALL)).items}
+Loader = Callable[[web.Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-async def _attachments(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
+async def _domains(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     return {
-        "attachments": (await sv.credential_attachments.list(scope, ALL)).items,
-        **await _domains(sv, scope, request),
-        **await _lists(sv, scope, request),
+        "list": await listing(request, "sip-domains.list", pa),
+        "editing": await _editing(request, "sip-domains", pa, context),
     }
 
 
-async def _people(sv: Services, scope: Scope) -> dict[str, Any]:
-    top = Scope(scope.actor)
+async def _lists(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     return {
-        "users": (await sv.users.list(top, ALL)).items,
-        "channels": (await sv.channels.list(top, ALL)).items,
+        "list": await listing(request, "credential-lists.list", pa),
+        "editing": await _editing(request, "credential-lists", pa, context),
     }
 
 
-async def _sip_users(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
+async def _attachments(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    found = await listing(request, "credential-attachments.list", pa)
+    editing = await _editing(request, "credential-attachments", pa, context)
+    rows = [*found.items, *([editing] if editing else [])]
+    refs = [("sip_domain", a.sip_domain_id) for a in rows]
+    refs += [("credential_list", a.credential_list_id) for a in rows]
     return {
-        "sip_users": (await sv.sip_users.list(scope, ALL)).items,
-        **await _lists(sv, scope, request),
-        **await _people(sv, scope),
+        "list": found,
+        "editing": editing,
+        "names": await names(request, refs),
+        "domains": await first(request, "sip-domains.list", pa),
+        "lists": await first(request, "credential-lists.list", pa),
     }
 
 
-async def _extensions(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
-    top = Scope(scope.actor)
+async def _sip_users(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    found = await listing(request, "sip-users.list", pa)
+    editing = await _editing(request, "sip-users", pa, context)
+    rows = [*found.items, *([editing] if editing else [])]
+    refs = [("credential_list", s.credential_list_id) for s in rows]
+    refs += [("user", s.user_id) for s in rows] + [("channel", s.channel_id) for s in rows]
     return {
-        "extensions": (await sv.sip_extensions.list(scope, ALL)).items,
-        "sip_users": (await sv.sip_users.list(scope, ALL)).items,
-        "teams": (await sv.teams.list(top, ALL)).items,
-        "queues": (await sv.queues.list(top, ALL)).items,
-        **await _people(sv, scope),
-        **await _where(sv, scope, request),
+        "list": found,
+        "editing": editing,
+        "names": await names(request, refs),
+        "lists": await first(request, "credential-lists.list", pa),
+        "users": await first(request, "users.list"),
+        "channels": await first(request, "channels.list"),
     }
 
 
-async def _where(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
+async def _extensions(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    found = await listing(request, "sip-extensions.list", pa)
+    editing = await _editing(request, "sip-extensions", pa, context)
+    rows = [*found.items, *([editing] if editing else [])]
+    refs: list[tuple[str, str | None]] = [("user", e.owner_id) for e in rows]
+    refs += [(e.target.type, getattr(e.target, "id", None)) for e in rows]
+    sip_users = await first(request, "sip-users.list", pa)
+    return {
+        "list": found,
+        "editing": editing,
+        "names": await names(request, refs),
+        "choices": {
+            "sip_user": options(sip_users, text="username"),
+            "sip_user_names": options(sip_users, "username", "username"),
+            "agent": options(await first(request, "users.list")),
+            "channel": options(await first(request, "channels.list")),
+            "team": options(await first(request, "teams.list")),
+            "queue": options(await first(request, "queues.list")),
+        },
+        **await _where(request, pa),
+    }
+
+
+async def _where(request: web.Request, pa: str) -> dict[str, Any]:
     """The "where does this go?" box: the route API's answer for ?dialled=&from=."""
     dialled, caller = request.query.get("dialled", ""), request.query.get("from", "")
     found: dict[str, Any] = {"dialled": dialled, "caller": caller, "route": None, "route_error": ""}
@@ -431,7 +424,9 @@ async def _where(sv: Services, scope: Scope, request: web.Request) -> dict[str, 
         return found
     try:
         query = RouteQuery.model_validate({"from": caller} if caller else {})
-        found["route"] = await sv.routing.route(scope, dialled, query)
+        found["route"] = await services(request).routing.route(
+            Scope(actor(request), pa), dialled, query
+        )
     except ValidationError:
         found["route_error"] = "That is not a SIP username."
     except AppError as exc:
@@ -439,33 +434,62 @@ async def _where(sv: Services, scope: Scope, request: web.Request) -> dict[str, 
     return found
 
 
-async def _provisioning(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
-    urls = (await sv.provisioning_urls.list(scope, ALL)).items
-    ids = {u.id for u in urls}
-    devices = [
-        d
-        for d in (await sv.devices.list(Scope(scope.actor), ALL)).items
-        if d.provisioning_url_id in ids
-    ]
+async def _provisioning(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    found = await listing(request, "provisioning-urls.list", pa)
+    scope = Scope(actor(request), pa)
+    devices = await services(request).devices.of_urls(scope, [u.id for u in found.items])
     return {
-        "urls": urls,
+        "list": found,
         "devices": devices,
+        "names": await names(request, [("user", u.user_id) for u in found.items]),
+        "users": await first(request, "users.list"),
         "vendors": VENDORS,
-        **await _people(sv, scope),
+        "import_rows": extra_rows(request),
     }
 
 
-async def _phones(sv: Services, scope: Scope, request: web.Request) -> dict[str, Any]:
-    data: dict[str, Any] = {"phones": (await sv.phones.list(scope, ALL)).items, "offers": None}
+def extra_rows(request: web.Request) -> Any:
+    return request.get(bulk.IMPORT_ROWS)
+
+
+async def _phones(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "list": await listing(request, "phones.list", pa),
+        "editing": await _editing(request, "phones", pa, context),
+        "offers": None,
+        "offers_error": "",
+    }
     area_code = request.query.get("area_code")
     data["area_code"] = area_code or ""
-    if area_code:
-        query = acc.AvailableNumbersQuery.model_validate({"area_code": area_code})
-        data["offers"] = (await sv.phones.available(scope, query)).items
+    if area_code:  # the provider's answer, or its failure, shown in place
+        try:
+            query = acc.AvailableNumbersQuery.model_validate({"area_code": area_code})
+            scope = Scope(actor(request), pa)
+            data["offers"] = (await services(request).phones.available(scope, query)).items
+        except ValidationError:
+            data["offers_error"] = "An area code is three digits."
+        except AppError as exc:
+            data["offers_error"] = exc.message
     return data
 
 
-LOADERS: dict[str, Callable[[Services, Scope, web.Request], Awaitable[dict[str, Any]]]] = {
+async def _numbers(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    return {"list": await listing(request, "number-inventory.list", pa)}
+
+
+async def _sync(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    """The report is asked for (it calls the provider), not loaded with the tab."""
+    if request.method == "GET" and request.query.get("check"):
+        try:
+            return {
+                "report": await services(request).provider_sync.report(Scope(actor(request), pa))
+            }
+        except AppError as exc:
+            return {"report": None, "report_error": exc.message}
+    return {"report": None}
+
+
+LOADERS: dict[str, Loader] = {
     "domains": _domains,
     "credential-lists": _lists,
     "attachments": _attachments,
@@ -473,6 +497,8 @@ LOADERS: dict[str, Callable[[Services, Scope, web.Request], Awaitable[dict[str, 
     "extensions": _extensions,
     "provisioning": _provisioning,
     "phones": _phones,
+    "numbers": _numbers,
+    "sync": _sync,
 }
 
 
@@ -485,10 +511,12 @@ def add_routes(admin_app: web.Application) -> None:
     r.add_post("/sign-out", sign_out)
     r.add_get("/accounts", accounts)
     r.add_post("/accounts", account_action)
+    r.add_get("/accounts/{pa}", account_home)
     r.add_get("/accounts/{pa}/edit", account_edit)
     r.add_post("/accounts/{pa}/edit", account_action)
     r.add_post("/accounts/{pa}/sip-users/{id}/reveal", reveal_password)
-    r.add_get("/accounts/{pa}/provisioning/{id}/sheet", install_sheet)
+    bulk.add_routes(r, tab_page=_tab_page)  # (before the tabs: /provisioning/import)
     r.add_get("/accounts/{pa}/{tab}", tab_page)
     r.add_post("/accounts/{pa}/{tab}", tab_action)
+    org.add_routes(r)
     r.add_static("/static/", HERE / "static")

@@ -1,4 +1,5 @@
-// deskprov admin: the little the pages need beyond HTML (copy, reveal, live previews).
+// deskprov admin: the little the pages need beyond HTML (copy, reveal, menus, pickers, live
+// previews, local times, a self-refreshing device list). Every page works without it.
 "use strict";
 (function () {
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -17,11 +18,27 @@
     button.dataset.copied = text;
   }
 
+  // Menus (⋮): one open at a time; Escape or a click elsewhere closes them.
+  function closeMenus(except) {
+    for (const m of document.querySelectorAll("details.menu[open]")) if (m !== except) m.open = false;
+  }
+  document.addEventListener("toggle", (event) => {
+    if (event.target.matches?.("details.menu") && event.target.open) closeMenus(event.target);
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const open = document.querySelector("details.menu[open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
+  });
+
   document.addEventListener("click", async (event) => {
+    if (!event.target.closest("details.menu")) closeMenus(null);
     const button = event.target.closest("button");
     if (!button) return;
-    if (button.matches(".copy")) copied(button, button.dataset.copy);
     if (button.matches(".print")) window.print();
+    if (button.matches(".copy-password")) {
+      try { copied(button, await reveal(button.dataset.reveal)); } catch (err) { button.textContent = err.message; }
+    } else if (button.matches(".copy")) copied(button, button.dataset.copy);
     if (button.matches(".reveal")) {
       const out = button.closest("td").querySelector("output.password");
       if (out.dataset.masked === "true") {
@@ -29,15 +46,20 @@
         catch (err) { out.textContent = err.message; }
       } else { out.textContent = "••••••••••••"; out.dataset.masked = "true"; }
     }
-    if (button.matches(".copy-password")) {
-      try { copied(button, await reveal(button.dataset.reveal)); } catch (err) { button.textContent = err.message; }
-    }
   });
 
   document.addEventListener("submit", (event) => {
     const message = event.target.dataset.confirm;
     if (message && !window.confirm(message)) event.preventDefault();
   });
+
+  // A refused form: the first field with a problem gets the focus (else the problem itself).
+  const bad = document.querySelector("[aria-invalid='true']");
+  if (bad) { bad.closest("details")?.setAttribute("open", ""); bad.focus(); }
+  else {
+    const problem = document.getElementById("problem");
+    if (problem) { problem.tabIndex = -1; problem.focus(); }
+  }
 
   // The final SIP domain, shown as the prefix is typed.
   for (const input of document.querySelectorAll("[data-domain-preview]")) {
@@ -61,4 +83,54 @@
   for (const s of document.querySelectorAll("select[data-shows-credentials]")) toggle(s, "fieldset.credentials", "data-provider", (a, v) => a === v);
   for (const s of document.querySelectorAll("select[data-shows-owner]")) toggle(s, "[data-owner]", "data-owner", (a, v) => v === "user");
   for (const s of document.querySelectorAll("select[data-target-kind]")) toggle(s, "[data-target]", "data-target", (a, v) => a === v);
+
+  // Pickers: typing asks the server for what matches; the choices are replaced by its answer.
+  for (const search of document.querySelectorAll("input[data-pick]")) {
+    const select = document.getElementById(search.dataset.pickFor);
+    let timer = null;
+    search.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const url = new URL(search.dataset.pick, location.href);
+        url.searchParams.set("q", search.value.trim());
+        const resp = await fetch(url, { credentials: "same-origin" });
+        if (!resp.ok) return;
+        const found = await resp.json();
+        const keep = [...select.options].filter((o) => o.value === "" || o.selected);
+        select.replaceChildren(...keep);
+        for (const item of found) {
+          if (keep.some((o) => o.value === item.id)) continue;
+          select.add(new Option(item.text, item.id));
+        }
+        if (found.length && !select.value) select.value = found[0].id;
+      }, 200);
+    });
+  }
+
+  // Times in the reader's own time zone.
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  function localTimes(root) {
+    for (const t of root.querySelectorAll("time[datetime]")) {
+      const when = new Date(t.getAttribute("datetime"));
+      if (!isNaN(when)) { t.textContent = format.format(when); t.title = t.getAttribute("datetime"); }
+    }
+    for (const z of root.querySelectorAll(".tz")) z.textContent = zone;
+  }
+  localTimes(document);
+
+  // A list that refreshes itself (devices), while the page is in view and no menu is open.
+  for (const region of document.querySelectorAll("[data-refresh]")) {
+    const seconds = Number(region.dataset.refresh) || 15;
+    setInterval(async () => {
+      if (document.hidden || region.querySelector("details[open]") || region.contains(document.activeElement)) return;
+      const resp = await fetch(location.href, { credentials: "same-origin" });
+      if (!resp.ok) return;
+      const fresh = new DOMParser().parseFromString(await resp.text(), "text/html").getElementById(region.id);
+      if (!fresh) return;
+      region.replaceChildren(...fresh.childNodes);
+      localTimes(region);
+      region.dataset.refreshed = String(Date.now());
+    }, seconds * 1000);
+  }
 })();
