@@ -117,9 +117,10 @@ def _why(name: str, err: Any) -> str:
     if kind == "string_pattern_mismatch":
         shape = SHAPES.get(name) or SHAPES.get(name.rsplit(".", 1)[-1], "in another form")
         return "should be " + shape
-    if kind == "string_too_short":
+    text = isinstance(err.get("input"), str)
+    if kind == "string_too_short" or (kind == "too_short" and text):
         return SHAPES.get(name) or f"at least {ctx.get('min_length')} characters"
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and text):
         return f"at most {ctx.get('max_length')} characters"
     if kind == "too_long":
         return f"at most {ctx.get('max_length')} items"

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from deskprov.domain.roles import Role
-from deskprov.errors import AppError
+from deskprov.errors import AppError, NotFound
 from deskprov.services.base import Scope
 from deskprov.web.admin.pages import (
     BASE,
@@ -57,7 +57,7 @@ PAGE = {p.slug: p for p in PAGES}
 def _page_of(request: web.Request) -> OrgPage:
     found = PAGE.get(request.match_info["page"])
     if found is None or actor(request).role < found.read_role:
-        raise web.HTTPNotFound()
+        raise NotFound("there is no such page for this key")
     return found
 
 

@@ -150,7 +150,7 @@ async def admin_middleware(
 async def sign_in_form(request: web.Request) -> web.StreamResponse:
     if ACTOR in request:
         return redirect(BASE + "/accounts")
-    return page(request, "sign_in.html.j2", error="")
+    return page(request, "sign_in.html.j2", signin_error="")
 
 
 async def sign_in(request: web.Request) -> web.StreamResponse:
@@ -168,8 +168,8 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         wait = request.config_dict[API_KEY_FAILURES].failed(client_address(request), key)
         if wait is not None:
             message = "Too many failed sign-ins; wait and try again."
-            return page(request, "sign_in.html.j2", 429, error=message)
-        return page(request, "sign_in.html.j2", 401, error="That API key is not valid.")
+            return page(request, "sign_in.html.j2", 429, signin_error=message)
+        return page(request, "sign_in.html.j2", 401, signin_error="That API key is not valid.")
     trust(request)
     response = redirect(BASE + "/accounts")
     response.set_cookie(
