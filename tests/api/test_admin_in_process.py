@@ -59,6 +59,9 @@ async def test_pickers_search_and_exports_defuse_formulas(api: Api, client: Test
     await api.patch(f"/users/{s['user']['id']}", {"name": '=HYPERLINK("x")'})
     await make_url(api, pa, s["user"]["id"], "fanvil", label="@SUM(1)", mac="0c383e000001")
     await signed_in(client, api)
+    # (No registrar is configured here: the SIP users tab says it could not ask.)
+    tab = await (await client.get(f"/admin/accounts/{pa}/sip-users")).text()
+    assert "registrar unreachable" in tab
     picked = await (await client.get("/admin/pick/users?q=hyperlink")).json()
     assert [p["id"] for p in picked] == [s["user"]["id"]]
     lists = await (await client.get(f"/admin/pick/credential-lists?pa={pa}&q=nomatch")).json()

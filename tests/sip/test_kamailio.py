@@ -112,6 +112,12 @@ async def test_each_vendor_registers_with_what_it_was_served(
     assert all(r["expires_at"] for r in read["registrations"])
     listed = await api.get(f"/provider-accounts/{pa}/sip-users")
     assert [len(u["registrations"]) for u in listed["items"]] == [3]
+    # The admin pages say so too: per SIP user, and on each phone.
+    await client.post("/admin/sign-in", data={"api_key": api.key})
+    tab = await (await client.get(f"/admin/accounts/{pa}/sip-users")).text()
+    assert tab.count('<span class="state ok">yes</span>') == 3 and YEALINK_UA in tab
+    devices = await (await client.get(f"/admin/devices?provider_account_id={pa}")).text()
+    assert devices.count('<span class="registered">registered</span>') == 3
 
 
 async def test_changes_count_at_the_next_register(

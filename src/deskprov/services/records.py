@@ -58,8 +58,9 @@ class Devices(Collection[Device, schema.DeviceView]):
                 .where(Device.org_id == scope.actor.org_id, Device.provisioning_url_id.in_(url_ids))
                 .order_by(Device.last_seen.desc())
             )
-            for row in rows.all():
-                found[str(row.provisioning_url_id)].append(await self.view(s, row))
+            views = [await self.view(s, row) for row in rows.all()]
+        for view in await self.decorate(scope, views):
+            found[str(view.provisioning_url_id)].append(view)
         return found
 
     async def list(self, scope: Scope, page: PageQuery) -> Page[schema.DeviceView]:
