@@ -12,20 +12,18 @@ from aiohttp import web
 
 from deskprov.domain.roles import Role
 from deskprov.errors import AppError, NotFound
-from deskprov.services.base import Scope
 from deskprov.web.admin.pages import (
     BASE,
-    ENDPOINT,
     actor,
     call,
     error_context,
     first,
+    item_being_edited,
     listing,
     names,
     options,
     page,
     redirect,
-    services,
 )
 from deskprov.web.errors import status_of
 
@@ -98,24 +96,10 @@ async def _render(
     )
 
 
-async def _editing(request: web.Request, tag: str, context: dict[str, Any]) -> Any:
-    row_id = request.query.get("edit", "")
-    if context["failed_action"] == f"{tag}.update":
-        row_id = context["failed_id"]
-    if not row_id:
-        return None
-    try:
-        return await ENDPOINT[f"{tag}.get"].call(
-            services(request), Scope(actor(request)), {"id": row_id}, None, None
-        )
-    except AppError:
-        return None
-
-
 async def _users(request: web.Request, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "list": await listing(request, "users.list"),
-        "editing": await _editing(request, "users", context),
+        "editing": await item_being_edited(request, "users", None, context),
     }
 
 
@@ -141,7 +125,7 @@ async def sip_user_choices(request: web.Request, text: str) -> list[tuple[str, s
 
 async def _channels(request: web.Request, context: dict[str, Any]) -> dict[str, Any]:
     found = await listing(request, "channels.list")
-    editing = await _editing(request, "channels", context)
+    editing = await item_being_edited(request, "channels", None, context)
     rows = [*found.items, *([editing] if editing else [])]
     refs = [(c.route.type, c.route.id) for c in rows if c.route]
     return {
@@ -154,7 +138,7 @@ async def _channels(request: web.Request, context: dict[str, Any]) -> dict[str, 
 
 async def _groups(request: web.Request, context: dict[str, Any], tag: str) -> dict[str, Any]:
     found = await listing(request, f"{tag}.list")
-    editing = await _editing(request, tag, context)
+    editing = await item_being_edited(request, tag, None, context)
     rows = [*found.items, *([editing] if editing else [])]
     refs: list[tuple[str, str | None]] = [("user", m) for g in rows for m in g.member_ids]
     return {
@@ -176,7 +160,7 @@ async def _queues(request: web.Request, context: dict[str, Any]) -> dict[str, An
 async def _api_keys(request: web.Request, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "list": await listing(request, "api-keys.list"),
-        "editing": await _editing(request, "api-keys", context),
+        "editing": await item_being_edited(request, "api-keys", None, context),
         "created_key": None,
     }
 

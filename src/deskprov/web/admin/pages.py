@@ -243,6 +243,23 @@ async def first(
     return list(result.items)
 
 
+async def item_being_edited(
+    request: web.Request, tag: str, pa: str | None, context: dict[str, Any]
+) -> Any:
+    """The item whose edit form is open: ``?edit=<id>``, or the one a refused update was for."""
+    row_id = request.query.get("edit", "")
+    if context["failed_action"] == f"{tag}.update":
+        row_id = context["failed_id"]
+    if not row_id:
+        return None
+    try:
+        return await ENDPOINT[f"{tag}.get"].call(
+            services(request), Scope(actor(request), pa), {"pa": pa or "", "id": row_id}, None, None
+        )
+    except AppError:
+        return None
+
+
 async def names(request: web.Request, refs: list[tuple[str, str | None]]) -> dict[str, Named]:
     return await services(request).names.of(actor(request), refs)
 

@@ -32,7 +32,6 @@ from deskprov.web.admin import session as sessions
 from deskprov.web.admin.pages import (
     ACTOR,
     BASE,
-    ENDPOINT,
     FORM,
     HERE,
     NO_STORE,
@@ -41,6 +40,7 @@ from deskprov.web.admin.pages import (
     call,
     error_context,
     first,
+    item_being_edited,
     listing,
     names,
     options,
@@ -330,41 +330,26 @@ async def _tab_page(
     )
 
 
-async def _editing(request: web.Request, tag: str, pa: str | None, context: Any) -> Any:
-    """The item whose edit form is open: ``?edit=<id>``, or the one a refused update was for."""
-    row_id = request.query.get("edit", "")
-    if context["failed_action"] == f"{tag}.update":
-        row_id = context["failed_id"]
-    if not row_id:
-        return None
-    try:
-        return await ENDPOINT[f"{tag}.get"].call(
-            services(request), Scope(actor(request), pa), {"pa": pa or "", "id": row_id}, None, None
-        )
-    except AppError:
-        return None
-
-
 Loader = Callable[[web.Request, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 async def _domains(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "list": await listing(request, "sip-domains.list", pa),
-        "editing": await _editing(request, "sip-domains", pa, context),
+        "editing": await item_being_edited(request, "sip-domains", pa, context),
     }
 
 
 async def _lists(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "list": await listing(request, "credential-lists.list", pa),
-        "editing": await _editing(request, "credential-lists", pa, context),
+        "editing": await item_being_edited(request, "credential-lists", pa, context),
     }
 
 
 async def _attachments(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     found = await listing(request, "credential-attachments.list", pa)
-    editing = await _editing(request, "credential-attachments", pa, context)
+    editing = await item_being_edited(request, "credential-attachments", pa, context)
     rows = [*found.items, *([editing] if editing else [])]
     refs = [("sip_domain", a.sip_domain_id) for a in rows]
     refs += [("credential_list", a.credential_list_id) for a in rows]
@@ -379,7 +364,7 @@ async def _attachments(request: web.Request, pa: str, context: dict[str, Any]) -
 
 async def _sip_users(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     found = await listing(request, "sip-users.list", pa)
-    editing = await _editing(request, "sip-users", pa, context)
+    editing = await item_being_edited(request, "sip-users", pa, context)
     rows = [*found.items, *([editing] if editing else [])]
     refs = [("credential_list", s.credential_list_id) for s in rows]
     refs += [("user", s.user_id) for s in rows] + [("channel", s.channel_id) for s in rows]
@@ -395,7 +380,7 @@ async def _sip_users(request: web.Request, pa: str, context: dict[str, Any]) -> 
 
 async def _extensions(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     found = await listing(request, "sip-extensions.list", pa)
-    editing = await _editing(request, "sip-extensions", pa, context)
+    editing = await item_being_edited(request, "sip-extensions", pa, context)
     rows = [*found.items, *([editing] if editing else [])]
     refs: list[tuple[str, str | None]] = [("user", e.owner_id) for e in rows]
     refs += [(e.target.type, getattr(e.target, "id", None)) for e in rows]
@@ -455,7 +440,7 @@ def extra_rows(request: web.Request) -> Any:
 async def _phones(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "list": await listing(request, "phones.list", pa),
-        "editing": await _editing(request, "phones", pa, context),
+        "editing": await item_being_edited(request, "phones", pa, context),
         "offers": None,
         "offers_error": "",
     }
