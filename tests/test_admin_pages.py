@@ -541,8 +541,8 @@ def test_bulk_provisioning_from_a_csv(browser: Browser, site: Site, shots: Path)
     site.person(pa, "Dan Field", "dan@browser.example", "dan")
     site.api("POST", "/users", {"name": "Eve Nobody", "email": "eve@browser.example"})
     lines = [
-        "MAC,Vendor,User email,Label",
-        "80:5e:c0:bb:00:01,yealink,carol@browser.example,Desk 1",
+        "MAC,Vendor,User email,Label,Timezone",
+        "80:5e:c0:bb:00:01,yealink,carol@browser.example,Desk 1,Europe/Paris",
         "0004f2bb0002,Polycom,DAN@browser.example,Desk 2",
         "not-a-mac,yealink,carol@browser.example,",
         "80:5e:c0:bb:00:01,fanvil,dan@browser.example,Twice",
@@ -567,7 +567,10 @@ def test_bulk_provisioning_from_a_csv(browser: Browser, site: Site, shots: Path)
     page.click("#import-create button")
     expect(page.locator("#import-result h2")).to_have_text("Imported: 2 URL(s) made")
     made = site.api("GET", f"/provider-accounts/{pa}/provisioning-urls")["items"]
-    assert sorted(u["mac"] for u in made) == ["0004f2bb0002", "805ec0bb0001"]
+    assert sorted((u["mac"], u["timezone"]) for u in made) == [
+        ("0004f2bb0002", None),
+        ("805ec0bb0001", "Europe/Paris"),
+    ]
     # The batch of install sheets, one per printed page.
     with page.context.expect_page() as opened:
         page.click("#print-batch")
@@ -639,9 +642,48 @@ def test_devices_refresh_themselves(browser: Browser, site: Site) -> None:
     page.context.close()
 
 
+def test_phone_settings_tab(browser: Browser, site: Site, shots: Path) -> None:
+    pa = site.account("Settings site")
+    page = signed_in(browser, site)
+    page.goto(f"{site.base}/admin/accounts/{pa}/phone-settings")
+    form = page.locator("#phone-settings")
+    form.locator("input[name=timezone]").fill("Mars/Olympus")
+    form.locator("textarea[name=ntp_servers]").fill("ntp1.example.com\nntp2.example.com")
+    form.locator("textarea[name=firmware]").fill("T46S https://fw.example.com/T46S.rom")
+    form.locator("select[name=srtp]").select_option("required")
+    form.locator("button").click()
+    expect(page.locator("#phone-settings .field-error[data-for=timezone]")).to_contain_text(
+        "IANA time zone"
+    )
+    expect(page.locator("#phone-settings select[name=srtp] option:checked")).to_have_text(
+        "required"
+    )
+    page.fill("#phone-settings input[name=timezone]", "Europe/Paris")
+    page.click("#phone-settings button")
+    expect(page.locator(".flash")).to_have_text("Saved.")
+    stored = site.api("GET", f"/provider-accounts/{pa}/phone-settings")
+    assert (stored["timezone"], stored["srtp"]) == ("Europe/Paris", "required")
+    assert stored["ntp_servers"] == ["ntp1.example.com", "ntp2.example.com"]
+    assert stored["firmware"] == {"T46S": "https://fw.example.com/T46S.rom"}
+    # The phones' admin password: revealed by the eye (audited), then rotated.
+    page.click("button.reveal")
+    first = page.locator(".secret output.password")
+    expect(first).not_to_have_text("••••••••••••")
+    shown = first.inner_text()
+    api_pw = site.api("POST", f"/provider-accounts/{pa}/phone-settings/reveal-admin-password")
+    assert api_pw["password"] == shown
+    page.screenshot(path=shots / "phone-settings.png", full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rotate-admin-password button")
+    expect(page.locator(".flash")).to_have_text("Done.")
+    api_pw = site.api("POST", f"/provider-accounts/{pa}/phone-settings/reveal-admin-password")
+    assert api_pw["password"] != shown
+    page.context.close()
+
+
 def all_pages(site: Site, pa: str) -> list[str]:
     tabs = ("domains", "credential-lists", "attachments", "sip-users", "extensions")
-    tabs += ("provisioning", "phones", "numbers")
+    tabs += ("provisioning", "phones", "numbers", "phone-settings")
     return [
         "/admin/",
         *(

@@ -5,7 +5,8 @@ Empty fields are left out (absent).
 Checkboxes named in ``_bools`` are true when ticked and false otherwise; a field named in
 ``_nulls`` left empty is sent as null (a select whose blank choice clears the value); a field
 named in ``_lists`` is every value sent under that name, in order (blanks dropped), and one named
-in ``_lines`` is its text split at line breaks, commas and spaces. A target (a memory key's
+in ``_lines`` is its text split at line breaks, commas and spaces, and one named in ``_pairs``
+is a mapping, a ``key value`` pair per line. A target (a memory key's
 ``target``, a channel's ``route``) is picked per kind: ``<t>.type`` chooses which of
 ``<t>.value`` / ``<t>.<kind>`` is sent.
 Values arrive as text, so the models are validated in lax mode ("5" is 5 for ``position``).
@@ -60,6 +61,7 @@ def _named(form: MultiDictProxy[Any], key: str) -> set[str]:
 def form_data(form: MultiDictProxy[Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     bools, lists, lines = _named(form, "_bools"), _named(form, "_lists"), _named(form, "_lines")
+    pairs = _named(form, "_pairs")
     for name, value in form.items():
         if name.startswith("_") or not isinstance(value, str) or name in bools | lists:
             continue
@@ -67,6 +69,9 @@ def form_data(form: MultiDictProxy[Any]) -> dict[str, Any]:
             continue  # picked below
         if name in lines:
             _put(data, name, [v for v in re.split(r"[\s,;]+", value) if v])
+        elif name in pairs:
+            found = (line.split(None, 1) for line in value.splitlines() if line.strip())
+            _put(data, name, {p[0]: (p[1].strip() if len(p) > 1 else "") for p in found})
         elif value != "":
             _put(data, name, value)  # as typed: a password's spaces are part of it
     for name in bools:

@@ -148,7 +148,7 @@ async def call(request: web.Request, allowed: tuple[str, ...], pa: str | None) -
     body = parse(form, endpoint.body) if endpoint.body else None
     params = {"pa": pa or "", "id": str(form.get("_id", ""))}
     result = await endpoint.call(services(request), Scope(actor(request), pa), params, body, None)
-    return DONE[name.rsplit(".", 1)[1]], result
+    return DONE.get(name.rsplit(".", 1)[1], "Done."), result
 
 
 # --- lists --------------------------------------------------------------------------------

@@ -102,6 +102,12 @@ TABS = (
         applies=lambda p: p.name == "whippy_phone",
     ),
     Tab(
+        "phone-settings",
+        "Phone settings",
+        "",
+        ("phone-settings.update", "phone-settings.rotate-admin-password"),
+    ),
+    Tab(
         "sync",
         "Provider sync",
         "",
@@ -275,15 +281,22 @@ async def tab_action(request: web.Request) -> web.StreamResponse:
 
 
 async def reveal_password(request: web.Request) -> web.StreamResponse:
-    """For the eye icon: JSON, admin only, audited by the service like the API's reveal."""
+    """For the eye icon: JSON, admin only, audited by the service like the API's reveal (a SIP
+    user's password, or the phones' admin password)."""
     scope = Scope(actor(request), request.match_info["pa"])
     try:
-        revealed = await services(request).sip_users.reveal_password(
-            scope, request.match_info["id"]
-        )
+        if "id" in request.match_info:
+            sv = services(request)
+            password = (
+                await sv.sip_users.reveal_password(scope, request.match_info["id"])
+            ).password
+        else:
+            password = (
+                await services(request).phone_settings.reveal_admin_password(scope)
+            ).password
     except AppError as exc:
         return web.json_response({"error": exc.message}, status=status_of(exc), headers=NO_STORE)
-    return web.json_response({"password": revealed.password}, headers=NO_STORE)
+    return web.json_response({"password": password}, headers=NO_STORE)
 
 
 def _tab(request: web.Request) -> Tab:
@@ -474,6 +487,10 @@ async def _sync(request: web.Request, pa: str, context: dict[str, Any]) -> dict[
     return {"report": None}
 
 
+async def _phone_settings(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    return {"settings": await services(request).phone_settings.read(Scope(actor(request), pa))}
+
+
 LOADERS: dict[str, Loader] = {
     "domains": _domains,
     "credential-lists": _lists,
@@ -484,6 +501,7 @@ LOADERS: dict[str, Loader] = {
     "phones": _phones,
     "numbers": _numbers,
     "sync": _sync,
+    "phone-settings": _phone_settings,
 }
 
 
@@ -500,6 +518,7 @@ def add_routes(admin_app: web.Application) -> None:
     r.add_get("/accounts/{pa}/edit", account_edit)
     r.add_post("/accounts/{pa}/edit", account_action)
     r.add_post("/accounts/{pa}/sip-users/{id}/reveal", reveal_password)
+    r.add_post("/accounts/{pa}/phone-settings/reveal", reveal_password)
     bulk.add_routes(r, tab_page=_tab_page)  # (before the tabs: /provisioning/import)
     r.add_get("/accounts/{pa}/{tab}", tab_page)
     r.add_post("/accounts/{pa}/{tab}", tab_action)

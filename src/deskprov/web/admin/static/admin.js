@@ -40,7 +40,7 @@
       try { copied(button, await reveal(button.dataset.reveal)); } catch (err) { button.textContent = err.message; }
     } else if (button.matches(".copy")) copied(button, button.dataset.copy);
     if (button.matches(".reveal")) {
-      const out = button.closest("td").querySelector("output.password");
+      const out = button.closest("td, .secret").querySelector("output.password");
       if (out.dataset.masked === "true") {
         try { out.textContent = await reveal(button.dataset.reveal); out.dataset.masked = "false"; }
         catch (err) { out.textContent = err.message; }
