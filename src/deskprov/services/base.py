@@ -157,18 +157,37 @@ def _sorted_cursor(sort: str, value: Any, row_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_sorted(cursor: str, sort: str) -> tuple[Any, str]:
+def _decode_sorted(cursor: str, sort: str, column: Any) -> tuple[Any, str]:
+    """The last row's sort value and id, checked like ``decode_cursor`` (a time is naive UTC;
+    text holds no NUL or lone surrogate, which PostgreSQL would refuse mid-query)."""
+    malformed = BadRequest("the cursor is malformed", fields={"cursor": "malformed"})
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         made_for, value, row_id = json.loads(raw)
+        if isinstance(value, str):
+            value.encode()  # (a lone surrogate raises UnicodeEncodeError, a ValueError)
     except (ValueError, TypeError, binascii.Error):
-        raise BadRequest("the cursor is malformed", fields={"cursor": "malformed"}) from None
-    if made_for != sort or not isinstance(value, str | int | float | None):
+        raise malformed from None
+    if made_for != sort:
         raise BadRequest(
             "the cursor belongs to another sort order",
             fields={"cursor": "from a list sorted otherwise"},
         )
-    return value, str(row_id)
+    if not isinstance(row_id, str) or not _CURSOR_ID.fullmatch(row_id):
+        raise malformed
+    if isinstance(column.type, DateTime):
+        try:
+            moment = datetime.fromisoformat(value)
+        except (ValueError, TypeError):
+            raise malformed from None
+        if moment.tzinfo is not None:
+            raise malformed
+        return moment, row_id
+    if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+        raise malformed
+    if isinstance(value, str) and "\x00" in value:
+        raise malformed
+    return value, row_id
 
 
 M = TypeVar("M", bound=OrgOwned)
@@ -205,9 +224,7 @@ async def fetch_sorted_page(
     descending = sort.startswith("-")
     keyed = stmt.add_columns(column.label("sort_value"))
     if page.cursor:
-        value, row_id = _decode_sorted(page.cursor, sort)
-        if isinstance(column.type, DateTime) and isinstance(value, str):
-            value = datetime.fromisoformat(value)
+        value, row_id = _decode_sorted(page.cursor, sort, column)
         after = (column < value) if descending else (column > value)
         beyond = (model.id < row_id) if descending else (model.id > row_id)
         keyed = keyed.where(or_(after, and_(column == value, beyond)))

@@ -95,14 +95,6 @@ class AuditEvents(Collection[AuditEvent, schema.AuditEventView]):
     searchable = ("action", "actor", "target_id")
     filters = ("actor", "target_type", "target_id")
 
-    async def list(self, scope: Scope, page: PageQuery) -> Page[schema.AuditEventView]:
-        await self.log.flush()
-        return await super().list(scope, page)
-
-    async def get(self, scope: Scope, row_id: str) -> schema.AuditEventView:
-        await self.log.flush()
-        return await super().get(scope, row_id)
-
     def sort_columns(self) -> dict[str, Any]:
         return {"at": AuditEvent.created_at}
 
@@ -117,6 +109,14 @@ class AuditEvents(Collection[AuditEvent, schema.AuditEventView]):
                 else AuditEvent.action.startswith(action + ".", autoescape=True)
             )
         return where
+
+    async def list(self, scope: Scope, page: PageQuery) -> Page[schema.AuditEventView]:
+        await self.log.flush()
+        return await super().list(scope, page)
+
+    async def get(self, scope: Scope, row_id: str) -> schema.AuditEventView:
+        await self.log.flush()
+        return await super().get(scope, row_id)
 
     async def view(self, s: AsyncSession, row: AuditEvent) -> schema.AuditEventView:
         return schema.AuditEventView(
