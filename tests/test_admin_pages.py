@@ -477,15 +477,20 @@ def test_organisation_pages(browser: Browser, site: Site, shots: Path) -> None:
     menu(page, "queues", "Support", "Edit, members")
     page.select_option("#edit-group select[name=strategy]", "sequential")
     page.select_option("#edit-group select[name=member_ids]", label="Alice Installer")
-    page.click("#edit-group button")
+    page.click("#edit-group button[type=submit]")
     menu(page, "queues", "Support", "Edit, members")
     page.select_option("#edit-group select[name=member_ids]", label="Bob Builder Jr")
-    page.click("#edit-group button")
+    page.click("#edit-group button[type=submit]")
     expect(row(page, "queues", "Support")).to_contain_text("Alice Installer, Bob Builder Jr")
     expect(row(page, "queues", "Support")).to_contain_text("one at a time, 20 s each")
+    menu(page, "queues", "Support", "Edit, members")  # the order they ring in: Bob first
+    expect(page.locator("#edit-group .move-up >> nth=0")).to_be_disabled()
+    page.click("#edit-group button[aria-label='Move Bob Builder Jr up']")
+    page.click("#edit-group button[type=submit]")
+    expect(row(page, "queues", "Support")).to_contain_text("Bob Builder Jr, Alice Installer")
     menu(page, "queues", "Support", "Edit, members")
-    page.uncheck("#edit-group input[type=checkbox][name=member_ids] >> nth=0")
-    page.click("#edit-group button")
+    page.uncheck("#edit-group input[type=checkbox][name=member_ids] >> nth=1")
+    page.click("#edit-group button[type=submit]")
     (queue,) = site.api("GET", "/queues")["items"]
     assert [m for m in queue["member_ids"]] == [
         site.api("GET", "/users?email=bob@browser.example")["items"][0]["id"]

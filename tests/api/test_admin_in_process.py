@@ -10,7 +10,7 @@ import re
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.conftest import Api
-from tests.factories import make_account, make_url, sip_setup
+from tests.factories import make_account, make_url, routing_setup, sip_setup
 from tests.fakes.twilio import Console, FakeTwilio
 
 
@@ -71,3 +71,29 @@ async def test_pickers_search_and_exports_defuse_formulas(api: Api, client: Test
     (url,) = list(csv.DictReader(io.StringIO(await resp.text())))
     assert url["label"] == "'@SUM(1)" and url["mac"] == "0c383e000001"
     assert url["user_email"] == s["user"]["email"] and url["url"].startswith("http")
+
+
+async def test_keys_and_numbers_say_where_their_calls_go(api: Api, client: TestClient) -> None:
+    """The route view on the lists: each key's extension as the plan reaches it (and a link to
+    ask "where does this go?"), each number's calls from outside through its channel's route."""
+    r = await routing_setup(api, "whippy_phone")
+    pa = r["pa"]
+    other = {"setup_type": "manual", "phone_number": "+14155550177", "sid": "PN" + "1" * 32}
+    await api.post(f"/provider-accounts/{pa}/phones", other)
+    await api.patch(f"/teams/{r['team']['id']}", {"member_ids": []})
+    viewer = (await api.post("/api-keys", {"name": "Viewer", "role": "viewer"}))["key"]
+    await signed_in(client, api)
+    page = await (await client.get(f"/admin/accounts/{pa}/extensions")).text()
+    rows = dict(re.findall(r"<code>(\d+)</code>(.*?)</tr>", page, re.S))
+    assert "queue Support rings its members" in rows["300"]
+    assert "one at a time, 15 s each" in rows["300"] and "?dialled=300#where" in rows["300"]
+    assert "cannot ring" in rows["200"] and "team Sales has no members" in rows["200"]
+    assert "cannot ring" not in rows["101"] and "rings SIP user bob" in rows["101"]
+    # Numbers: a viewer reads them too (reading a route needs no more than viewing).
+    resp = await client.post("/admin/sign-in", data={"api_key": viewer})
+    assert resp.status == 200
+    phones = await (await client.get(f"/admin/accounts/{pa}/phones")).text()
+    desk = phones.split("+14155550100</td>", 1)[1].split("</tr>", 1)[0]
+    assert "channel Front desk&#39;s calls go to queue Support" in desk
+    loose = phones.split("+14155550177</td>", 1)[1].split("</tr>", 1)[0]
+    assert "no channel has this number" in loose and "Actions for" not in phones

@@ -3,6 +3,8 @@ by the route API, the command line and Twilio's voice webhooks (``twilio.TwilioV
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +51,26 @@ class Routing:
                 s, ProviderAccount, scope.actor.org_id, scope.account_id, "provider_account"
             )
             return await self._route(s, account, query.caller, dialled)
+
+    async def goes_to(
+        self, scope: Scope, dialled: Sequence[str], numbers: Sequence[str]
+    ) -> tuple[dict[str, Decision], dict[str, Decision]]:
+        """For the admin pages' lists: what each dialled string reaches from a SIP user without
+        a channel (a key's extension), and where a call from outside to each number goes (its
+        channel's route). Nothing for an account without SIP users."""
+        scope.actor.require(Role.viewer)
+        assert scope.account_id is not None
+        async with self.deps.db.read() as s:
+            account = await get_in_org(
+                s, ProviderAccount, scope.actor.org_id, scope.account_id, "provider_account"
+            )
+            if not provider_for(account.provider).supports_sip:
+                return {}, {}
+            plan = await self.plan(s, account)
+        return (
+            {d: plan.route(None, d) for d in dialled},
+            {n: plan.inbound(n) for n in numbers},
+        )
 
     async def route_in_account(
         self, account_id: str, caller: str | None, dialled: str

@@ -398,10 +398,14 @@ async def _extensions(request: web.Request, pa: str, context: dict[str, Any]) ->
     refs: list[tuple[str, str | None]] = [("user", e.owner_id) for e in rows]
     refs += [(e.target.type, getattr(e.target, "id", None)) for e in rows]
     sip_users = await first(request, "sip-users.list", pa)
+    goes_to, _ = await services(request).routing.goes_to(
+        Scope(actor(request), pa), [e.extension for e in found.items], []
+    )
     return {
         "list": found,
         "editing": editing,
         "names": await names(request, refs),
+        "goes_to": goes_to,
         "choices": {
             "sip_user": options(sip_users, text="username"),
             "sip_user_names": options(sip_users, "username", "username"),
@@ -451,8 +455,13 @@ def extra_rows(request: web.Request) -> Any:
 
 
 async def _phones(request: web.Request, pa: str, context: dict[str, Any]) -> dict[str, Any]:
+    found = await listing(request, "phones.list", pa)
+    _, inbound = await services(request).routing.goes_to(
+        Scope(actor(request), pa), [], [p.phone_number for p in found.items]
+    )
     data: dict[str, Any] = {
-        "list": await listing(request, "phones.list", pa),
+        "list": found,
+        "inbound": inbound,  # where a call from outside goes (its channel's route)
         "editing": await item_being_edited(request, "phones", pa, context),
         "offers": None,
         "offers_error": "",

@@ -36,6 +36,12 @@
     const button = event.target.closest("button");
     if (!button) return;
     if (button.matches(".print")) window.print();
+    if (button.matches(".move-up")) {
+      const member = button.closest(".member");
+      member.previousElementSibling?.before(member);
+      orderMembers(member.parentElement);
+      button.focus();
+    }
     if (button.matches(".copy-password")) {
       try { copied(button, await reveal(button.dataset.reveal)); } catch (err) { button.textContent = err.message; }
     } else if (button.matches(".copy")) copied(button, button.dataset.copy);
@@ -60,6 +66,13 @@
     const problem = document.getElementById("problem");
     if (problem) { problem.tabIndex = -1; problem.focus(); }
   }
+
+  // Members in order (teams, queues): ↑ moves one earlier; the form posts them in this order.
+  function orderMembers(box) {
+    const members = box.querySelectorAll(".member");
+    members.forEach((m, i) => { const up = m.querySelector(".move-up"); up.hidden = false; up.disabled = i === 0; });
+  }
+  for (const box of document.querySelectorAll("fieldset.members")) orderMembers(box);
 
   // The final SIP domain, shown as the prefix is typed.
   for (const input of document.querySelectorAll("[data-domain-preview]")) {
