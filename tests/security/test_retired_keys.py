@@ -49,6 +49,11 @@ async def test_a_url_whose_signing_key_is_retired_reads_lists_previews_and_revok
     assert tab.status == 200 and "signing key was retired" in await tab.text()
     sheet = await api.client.get(f"/admin/accounts/{pa}/provisioning/{old['id']}/sheet")
     assert sheet.status == 409
+    sheets = f"/admin/accounts/{pa}/provisioning/sheets?id={new['id']}&id={old['id']}"
+    assert (await api.client.get(sheets)).status == 409
+    exported = await (await api.client.get(f"/admin/accounts/{pa}/export/urls.csv")).text()
+    (old_row,) = [line for line in exported.splitlines() if line.startswith(old["id"])]
+    assert "unavailable: signing key retired" in old_row and "/p/" not in old_row
 
     # Phones holding it are refused like any dead URL; it can still be revoked.
     phone = await api.client.get(

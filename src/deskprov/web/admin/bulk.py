@@ -160,7 +160,11 @@ def _cells(what: str, item: Any, emails: dict[str, str]) -> dict[str, Any]:
     values["user_email"] = emails.get(item.user_id or "", "")
     if what == "urls":
         values["url"] = item.url or ""
-        values["state"] = "revoked" if item.revoked else "active"
+        values["state"] = (
+            "revoked"
+            if item.revoked
+            else ("unavailable: signing key retired" if item.url_unavailable else "active")
+        )
     return values
 
 
