@@ -28,15 +28,15 @@ STARTUP_SECONDS = 15
 SIPP_SECONDS = 15
 
 
-def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (Kamailio listens on both)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both TCP and UDP on ``host`` (Kamailio listens on both)."""
     for _ in range(50):
         with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
+            tcp.bind((host, 0))
             port = int(tcp.getsockname()[1])
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
-                    udp.bind(("127.0.0.1", port))
+                    udp.bind((host, port))
                 except OSError:
                     continue
                 return port
@@ -146,7 +146,8 @@ class Sipped:
 
 @dataclass
 class Phone:
-    """One SIP user as a phone plays it through sipp, from its own loopback port."""
+    """One SIP user as a phone plays it through sipp, from its own loopback port (and address:
+    the PSTN gateway is told apart by its own, 127.0.0.2)."""
 
     kamailio: Kamailio
     folder: Path
@@ -154,9 +155,10 @@ class Phone:
     password: str
     domain: str
     port: int = 0
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(self.host)
 
     async def start(self, scenario: str, **keys: str) -> asyncio.Task[Sipped]:
         """Run ``scenario`` in the background (a callee waiting, a watcher listening)."""
@@ -175,7 +177,7 @@ class Phone:
         messages.unlink(missing_ok=True)
         args = [
             self.kamailio.address, "-sf", str(xml), "-m", "1", "-nostdin",
-            "-i", "127.0.0.1", "-p", str(self.port),
+            "-i", self.host, "-p", str(self.port),
             "-s", self.username, "-au", self.username, "-ap", self.password,
             "-key", "domain", self.domain,
             "-timeout", f"{SIPP_SECONDS}s", "-timeout_error",

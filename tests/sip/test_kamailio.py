@@ -4,17 +4,12 @@ playing the phones with the credentials they were served."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 
-from deskprov.appkeys import SERVICES
-from deskprov.settings import Settings
 from tests import phone_parsers
 from tests.api.test_phone import (
     FANVIL_MAC,
@@ -28,26 +23,10 @@ from tests.api.test_phone import (
 from tests.conftest import Api
 from tests.factories import attach, make_list, make_sip_user, make_url, make_user, sip_setup
 from tests.sip import scenarios
-from tests.sip.harness import Kamailio, Phone, free_port, kamailio_db, needs_kamailio
-from tests.sip.harness import running_kamailio as start_kamailio
+from tests.sip.harness import Kamailio, Phone, free_port, needs_kamailio
 
 pytestmark = needs_kamailio
 PASSWORD = "Sup3rSecretPass"
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The app asks Kamailio (started below) for registrations."""
-    return replace(settings, kamailio_rpc_url=f"http://127.0.0.1:{free_port()}/RPC")
-
-
-@pytest.fixture
-async def kamailio(
-    settings: Settings, client: TestClient, tmp_path: Path
-) -> AsyncIterator[Kamailio]:
-    db = await kamailio_db(settings, client.app[SERVICES].deps.db.engine)
-    async with start_kamailio(tmp_path, settings, db) as running:
-        yield running
 
 
 async def served_credentials(client: TestClient, url: dict[str, Any]) -> tuple[str, str, str]:
@@ -179,8 +158,15 @@ async def test_calls_and_busy_lamps(api: Api, kamailio: Kamailio, tmp_path: Path
 
     # Unknown user, user not registered, a phone number with no gateway, another domain.
     refused = {
-        "nobody": (404, "404 Not Found - no such user"),
-        "carol": (480, "480 Temporarily Unavailable - not registered"),
+        "nobody": (
+            404,
+            "404 Not Found - not an extension, a SIP username of this account or a +E.164 number",
+        ),
+        "carol": (
+            480,
+            "480 Temporarily Unavailable - not registered: carol is a SIP username of this "
+            "account: rings SIP user carol",
+        ),
         "+14155550100": (403, "403 Forbidden - no PSTN gateway for calls to phone numbers"),
     }
     for target, (code, line) in refused.items():
@@ -224,21 +210,3 @@ async def test_no_relay_no_peeking_next_door(api: Api, kamailio: Kamailio, tmp_p
         body = {"jsonrpc": "2.0", "method": "ul.dump", "id": 1}
         async with http.post(f"http://{kamailio.address}/RPC", json=body) as resp:
             assert resp.status == 403
-
-
-async def test_calls_to_numbers_go_to_the_gateway(
-    api: Api, client: TestClient, settings: Settings, tmp_path: Path
-) -> None:
-    s = await sip_setup(api, "whippy_phone")
-    gateway_port = free_port()
-    with_gateway = replace(settings, kamailio_pstn_gateway=f"127.0.0.1:{gateway_port}")
-    db = await kamailio_db(settings, client.app[SERVICES].deps.db.engine)
-    async with start_kamailio(tmp_path, with_gateway, db) as kamailio:
-        domain = s["domain"]["domain"]
-        gateway = Phone(kamailio, tmp_path, "gateway", "x", "gw.example", port=gateway_port)
-        answering = await gateway.start(scenarios.callee())
-        alice = Phone(kamailio, tmp_path, s["sip_user"]["username"], PASSWORD, domain)
-        number = "+14155550100"
-        (await alice.run(scenarios.call(200), target=number, transfer_to="carol")).check()
-        answered = (await answering).check()
-        assert f"INVITE sip:{number}@127.0.0.1:{gateway_port} SIP/2.0" in answered.messages
