@@ -161,9 +161,18 @@ class Phone:
         self.port = self.port or free_port(self.host)
 
     async def start(self, scenario: str, **keys: str) -> asyncio.Task[Sipped]:
-        """Run ``scenario`` in the background (a callee waiting, a watcher listening)."""
+        """Run ``scenario`` in the background (a callee waiting, a watcher listening), once
+        sipp holds its port (a loaded machine can take a while to start it)."""
         task = asyncio.create_task(self._run(scenario, keys))
-        await asyncio.sleep(0.2)  # bound to its port before anyone sends to it
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while loop.time() < deadline and not task.done():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((self.host, self.port))
+                except OSError:
+                    return task  # sipp's
+            await asyncio.sleep(0.02)
         return task
 
     async def run(self, scenario: str, **keys: str) -> Sipped:

@@ -6,10 +6,10 @@ are derived again and only the differences are written.
 
 - Subscriber rows (who may register): a SIP user's own change re-derives that user's rows, an
   attachment the account's.
-- Route and caller rows (``registrar.routes``: the routing plan's decisions): a change inside an
-  account (a SIP user's name, list, owner or channel; an attachment; a key; a number)
-  re-derives that account; a change of a team, queue, channel or user re-derives the accounts
-  of its organisation whose routes pass through it (``routes.accounts_using``).
+- Route and caller rows (``registrar.routes``: the routing plan's decisions): an attachment or
+  a number re-derives its account; a SIP user (its name, list, owner or channel: not its
+  password) or a key the routes through it; a team, queue, channel or user the routes through
+  it in the accounts of its organisation that have some (``routes.accounts_using``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ FOLLOWED_KINDS = frozenset({"sip_user", "credential_attachment"})
 # Changes inside an account that can alter its routes, and organisation-wide ones.
 ROUTED_KINDS = frozenset({"sip_user", "credential_attachment", "sip_extension", "provider_phone"})
 ORG_ROUTED_KINDS = frozenset({"team", "queue", "channel", "user"})
+CALLER_KINDS = frozenset({"channel"})  # (caller IDs: a channel's number)
 # A SIP user's fields the plan reads (a password change alters its digests only).
 ROUTED_SIP_USER_FIELDS = frozenset({"username", "credential_list_id", "user_id", "channel_id"})
 
@@ -84,8 +85,13 @@ async def follow(
     transaction). ``fields``: what an update changed (None: not said, so anything)."""
     if kind in ORG_ROUTED_KINDS:
         await s.flush()  # the change itself first: the derivation reads it back
+        # A deleted user leaves its teams and queues, whose explanations count members: the
+        # accounts are derived again whole. Otherwise only the routes through the change.
+        through = None if kind == "user" and action == "delete" else row_id
         for using in await routes.accounts_using(s, org_id, kind, row_id, action):
-            await routes.sync_routes(s, suffix, using)
+            await routes.sync_routes(
+                s, suffix, using, through=through, callers=kind in CALLER_KINDS
+            )
         return
     if account_id is None or kind not in FOLLOWED_KINDS | ROUTED_KINDS:
         return
@@ -98,8 +104,12 @@ async def follow(
     if kind in FOLLOWED_KINDS:
         only = row_id if kind == "sip_user" else None
         await sync_account(s, box, suffix, account_id, sip_user_id=only)
-    routed = not (kind == "sip_user" and action == "update" and fields is not None)
-    if routed or ROUTED_SIP_USER_FIELDS.intersection(fields or ()):
+    if kind == "sip_extension":  # a key: the routes of its old and new extension
+        await routes.sync_routes(s, suffix, account_id, through=row_id, callers=False)
+    elif kind == "sip_user":  # the routes that rang it, and those that ring it now
+        if action != "update" or fields is None or ROUTED_SIP_USER_FIELDS.intersection(fields):
+            await routes.sync_routes(s, suffix, account_id, through=row_id)
+    else:  # an attachment moves every URI of a list; a number changes caller IDs
         await routes.sync_routes(s, suffix, account_id)
 
 

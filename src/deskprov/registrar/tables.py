@@ -81,11 +81,12 @@ class KamailioRoute(Base):
     ring_seconds: Mapped[int] = mapped_column(Integer)
     target: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(160))
-    # deskprov's bookkeeping (Kamailio ignores it): the resource the dialled string reaches and,
-    # for a channel, the one its route names, so that a change of a team, queue, channel or
-    # user re-derives only the accounts whose routes pass through it.
+    # deskprov's bookkeeping (Kamailio ignores it): the resource the dialled string reaches,
+    # for a channel the one its route names, and the key whose extension it is, so that a
+    # change of a key, team, queue, channel or user re-derives only the routes through it.
     reaches_id: Mapped[str] = mapped_column(String(32), index=True)
     via_id: Mapped[str] = mapped_column(String(32), index=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
 
 
 class KamailioCaller(Base):

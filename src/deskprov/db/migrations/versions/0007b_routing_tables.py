@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=160), nullable=False),
         sa.Column("reaches_id", sa.String(length=32), nullable=False),
         sa.Column("via_id", sa.String(length=32), nullable=False),
+        sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["provider_accounts.id"],
@@ -55,6 +56,7 @@ def upgrade() -> None:
             batch_op.f("ix_kamailio_route_reaches_id"), ["reaches_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_kamailio_route_via_id"), ["via_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_kamailio_route_key_id"), ["key_id"], unique=False)
     op.create_table(
         "kamailio_caller",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -76,6 +78,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("kamailio_caller")
     with op.batch_alter_table("kamailio_route", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kamailio_route_key_id"))
         batch_op.drop_index(batch_op.f("ix_kamailio_route_via_id"))
         batch_op.drop_index(batch_op.f("ix_kamailio_route_reaches_id"))
         batch_op.drop_index(batch_op.f("ix_kamailio_route_dialled"))
