@@ -15,6 +15,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from deskprov.cli import main
 from deskprov.db.engine import make_engine
+from deskprov.registrar import config as kc
 from deskprov.registrar.tables import KamailioCaller, KamailioRoute, KamailioSubscriber
 from tests import databases
 from tests.sip.harness import KAMAILIO
@@ -124,3 +125,22 @@ def test_bad_options_are_refused_before_anything_is_done(
     remote = capsys.readouterr()
     assert remote.out == "" and "loopback" in remote.err
     assert not (tmp_path / "none.db").exists()  # refused before the database was touched
+
+
+def test_the_gateway_takes_calls_in_only_from_its_address(tmp_path: Path) -> None:
+    def rendered(gateway: str) -> str:
+        db = kc.KamailioDb("sqlite", f"sqlite://{tmp_path}/d.db", f"{tmp_path}/d.db")
+        config = kc.KamailioConfig(
+            "127.0.0.1", 5060, "127.0.0.1", 5071, db, tmp_path / "s.db", "whippy.example",
+            pstn_gateway=gateway,
+        )  # fmt: skip
+        return config.render()
+
+    by_address = rendered("192.0.2.7:5080")
+    assert '$ru = "sip:" + $var(number) + "@192.0.2.7:5080";' in by_address
+    assert 'if ($si != "192.0.2.7" || !is_method("INVITE")' in by_address
+    assert 'src_ip != myself && $si != "192.0.2.7"' in by_address  # (not flood-limited)
+    # A gateway named by a host name takes calls out; nothing comes in unchallenged.
+    by_name = rendered("gw.example.net")
+    assert '@gw.example.net";' in by_name and "route(FROM_GATEWAY)" not in by_name
+    assert "no PSTN gateway" in rendered("") and "route[FROM_GATEWAY]" not in rendered("")
