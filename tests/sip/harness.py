@@ -65,6 +65,31 @@ class Kamailio:
             await asyncio.sleep(0.05)
 
 
+async def udp_exchange(
+    kamailio: Kamailio, messages: list[str], *, host: str, seconds: float = 1.0, until: int = 0
+) -> list[str]:
+    """Send raw SIP ``messages`` (a hostile client: no retransmissions, no scenario) from
+    ``host`` at once, and collect whatever answers arrive within ``seconds`` (or ``until``
+    that many have)."""
+    loop = asyncio.get_running_loop()
+    answers: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((host, 0))
+        udp.setblocking(False)
+        local_host, local_port = udp.getsockname()
+        for message in messages:
+            data = message.replace("[local]", f"{local_host}:{local_port}").replace("\n", "\r\n")
+            await loop.sock_sendto(udp, data.encode(), ("127.0.0.1", kamailio.sip_port))
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0 and (not until or len(answers) < until):
+            try:
+                answer = await asyncio.wait_for(loop.sock_recv(udp, 65535), left)
+            except TimeoutError:
+                break
+            answers.append(answer.decode(errors="replace"))
+    return answers
+
+
 async def rpc(url: str, method: str, *params: str) -> object:
     async with aiohttp.ClientSession() as http:
         body = {"jsonrpc": "2.0", "method": method, "params": list(params), "id": 1}

@@ -23,7 +23,7 @@ from tests.api.test_phone import (
 from tests.conftest import Api
 from tests.factories import attach, make_list, make_sip_user, make_url, make_user, sip_setup
 from tests.sip import scenarios
-from tests.sip.harness import Kamailio, Phone, free_port, needs_kamailio
+from tests.sip.harness import Kamailio, Phone, free_port, needs_kamailio, udp_exchange
 
 pytestmark = needs_kamailio
 PASSWORD = "Sup3rSecretPass"
@@ -210,3 +210,45 @@ async def test_no_relay_no_peeking_next_door(api: Api, kamailio: Kamailio, tmp_p
         body = {"jsonrpc": "2.0", "method": "ul.dump", "id": 1}
         async with http.post(f"http://{kamailio.address}/RPC", json=body) as resp:
             assert resp.status == 403
+
+
+def raw_request(method: str, cseq: str, to: str, n: int = 0) -> str:
+    """A request as a hostile client writes it by hand (``[local]``: its own address)."""
+    return f"""{method} sip:{to} SIP/2.0
+Via: SIP/2.0/UDP [local];branch=z9hG4bK-raw-{n};rport
+From: <sip:mallory@{to.partition("@")[2] or "example.com"}>;tag=raw{n}
+To: <sip:{to}>
+Call-ID: raw-{n}@example.com
+CSeq: {cseq}
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+
+async def test_malformed_requests_and_floods_are_dropped(api: Api, kamailio: Kamailio) -> None:
+    s = await sip_setup(api, "whippy_phone")
+    bob = f"{s['sip_user']['username']}@{s['domain']['domain']}"
+    # Malformed (a CSeq that is not the request's method, or not a number): sanity answers 400
+    # before anything else looks at it (a well-formed one from our domain would be challenged).
+    for n, (cseq, refusal) in enumerate(
+        (
+            ("1 INVITE", "CSeq method does not match request method"),
+            ("one SUBSCRIBE", "CSeq number is illegal"),
+        )
+    ):
+        answers = await udp_exchange(
+            kamailio, [raw_request("SUBSCRIBE", cseq, bob, n)], host="127.0.0.1", until=1
+        )
+        assert [a.split("\r\n")[0] for a in answers] == [f"SIP/2.0 400 {refusal}"], answers
+    # A flood from one address (40 keepalives at once): answered until pike sees the flood,
+    # then dropped; another address is still answered.
+    here = kamailio.address
+    flood = [raw_request("OPTIONS", "1 OPTIONS", here, n) for n in range(40)]
+    answered = await udp_exchange(kamailio, flood, host="127.0.0.3", seconds=1.5)
+    assert 0 < len(answered) < 40 and all(" 200 Keepalive" in a for a in answered)
+    await kamailio.wait_for_log("pike: flood from 127.0.0.3")
+    other = await udp_exchange(
+        kamailio, [raw_request("OPTIONS", "1 OPTIONS", here)], host="127.0.0.4"
+    )
+    assert len(other) == 1 and " 200 Keepalive" in other[0]
