@@ -49,7 +49,7 @@ from deskprov.schemas import account as acc  # noqa: E402
 from deskprov.schemas import organisation as org  # noqa: E402
 from deskprov.security.secretbox import sip_password_binding  # noqa: E402
 from deskprov.services.base import Scope, utc_now  # noqa: E402
-from deskprov.services.offline import offline_deps  # noqa: E402
+from deskprov.services.offline import offline_db, offline_deps  # noqa: E402
 from deskprov.services.organisation import create_organisation  # noqa: E402
 from deskprov.services.registry import Services  # noqa: E402
 from deskprov.settings import Settings  # noqa: E402
@@ -67,8 +67,9 @@ async def timed(action: Callable[[], Awaitable[Any]], repeat: int = 1) -> float:
 
 async def run(sip_users: int, database_url: str, folder: Path) -> dict[str, Any]:
     settings = Settings(database_url=database_url, key_file=folder / "bench.keys")
+    async with offline_db(settings) as db:  # (brings only SQLite up to date itself)
+        await migrate.upgrade(db.engine)  # before the key file check reads the tables
     async with offline_deps(settings) as deps:
-        await migrate.upgrade(deps.db.engine)  # (SQLite is brought up to date by offline_deps)
         sv = Services.build(deps)
         created = await create_organisation(deps, "registrar bench")
         actor = Actor(org_id=created.organisation_id, key_id="bench", role=Role.admin)
