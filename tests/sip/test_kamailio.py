@@ -107,6 +107,7 @@ async def test_changes_count_at_the_next_register(
     # A password changed through the API: the old one is refused, the new one accepted.
     await api.patch(path, {"password": "N3w-Passw0rd-Here"})
     (await phone(PASSWORD).run(scenarios.register(403))).check()
+    await kamailio.wait_for_log(f"auth: wrong credentials for {username}@{domain} from 127.0.0.1:")
     (await phone("N3w-Passw0rd-Here").run(scenarios.register(200))).check()
     # Moved to a list attached to no domain, then back.
     lonely = await make_list(api, pa)
@@ -241,6 +242,7 @@ async def test_malformed_requests_and_floods_are_dropped(api: Api, kamailio: Kam
             kamailio, [raw_request("SUBSCRIBE", cseq, bob, n)], host="127.0.0.1", until=1
         )
         assert [a.split("\r\n")[0] for a in answers] == [f"SIP/2.0 400 {refusal}"], answers
+    await kamailio.wait_for_log("sanity: malformed SIP request from 127.0.0.1:", count=2)
     # A flood from one address (40 keepalives at once): answered until pike sees the flood,
     # then dropped; another address is still answered.
     here = kamailio.address
