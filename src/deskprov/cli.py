@@ -281,7 +281,9 @@ async def _demo(settings: Settings) -> int:
         "  deskprov kamailio config --listen 127.0.0.1:5060 --state-db ./kamailio-state.sqlite "
         "> kamailio.cfg && kamailio -f kamailio.cfg -DD -E\n"
         f"then register a SIP client as sip:alice@{domain} through 127.0.0.1:5060 with the "
-        "password in alice's files above (or baresip: see the README)."
+        "password in alice's files above (or baresip: see the README), and bob the same way: "
+        "Kamailio routes their calls as deskprov route says (600 rings the Support queue one "
+        "member after the other, 700 the Sales team at once)."
     )
     return 0
 

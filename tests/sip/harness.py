@@ -28,15 +28,15 @@ STARTUP_SECONDS = 15
 SIPP_SECONDS = 15
 
 
-def free_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (Kamailio listens on both)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free for both TCP and UDP on ``host`` (Kamailio listens on both)."""
     for _ in range(50):
         with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
+            tcp.bind((host, 0))
             port = int(tcp.getsockname()[1])
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
                 try:
-                    udp.bind(("127.0.0.1", port))
+                    udp.bind((host, port))
                 except OSError:
                     continue
                 return port
@@ -63,6 +63,31 @@ class Kamailio:
         while self.log_text().count(pattern) < count:
             assert loop.time() < deadline, f"no {pattern!r} in Kamailio's log"
             await asyncio.sleep(0.05)
+
+
+async def udp_exchange(
+    kamailio: Kamailio, messages: list[str], *, host: str, seconds: float = 1.0, until: int = 0
+) -> list[str]:
+    """Send raw SIP ``messages`` (a hostile client: no retransmissions, no scenario) from
+    ``host`` at once, and collect whatever answers arrive within ``seconds`` (or ``until``
+    that many have)."""
+    loop = asyncio.get_running_loop()
+    answers: list[str] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((host, 0))
+        udp.setblocking(False)
+        local_host, local_port = udp.getsockname()
+        for message in messages:
+            data = message.replace("[local]", f"{local_host}:{local_port}").replace("\n", "\r\n")
+            await loop.sock_sendto(udp, data.encode(), ("127.0.0.1", kamailio.sip_port))
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0 and (not until or len(answers) < until):
+            try:
+                answer = await asyncio.wait_for(loop.sock_recv(udp, 65535), left)
+            except TimeoutError:
+                break
+            answers.append(answer.decode(errors="replace"))
+    return answers
 
 
 async def rpc(url: str, method: str, *params: str) -> object:
@@ -146,7 +171,8 @@ class Sipped:
 
 @dataclass
 class Phone:
-    """One SIP user as a phone plays it through sipp, from its own loopback port."""
+    """One SIP user as a phone plays it through sipp, from its own loopback port (and address:
+    the PSTN gateway is told apart by its own, 127.0.0.2)."""
 
     kamailio: Kamailio
     folder: Path
@@ -154,14 +180,24 @@ class Phone:
     password: str
     domain: str
     port: int = 0
+    host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
-        self.port = self.port or free_port()
+        self.port = self.port or free_port(self.host)
 
     async def start(self, scenario: str, **keys: str) -> asyncio.Task[Sipped]:
-        """Run ``scenario`` in the background (a callee waiting, a watcher listening)."""
+        """Run ``scenario`` in the background (a callee waiting, a watcher listening), once
+        sipp holds its port (a loaded machine can take a while to start it)."""
         task = asyncio.create_task(self._run(scenario, keys))
-        await asyncio.sleep(0.2)  # bound to its port before anyone sends to it
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while loop.time() < deadline and not task.done():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((self.host, self.port))
+                except OSError:
+                    return task  # sipp's
+            await asyncio.sleep(0.02)
         return task
 
     async def run(self, scenario: str, **keys: str) -> Sipped:
@@ -175,7 +211,7 @@ class Phone:
         messages.unlink(missing_ok=True)
         args = [
             self.kamailio.address, "-sf", str(xml), "-m", "1", "-nostdin",
-            "-i", "127.0.0.1", "-p", str(self.port),
+            "-i", self.host, "-p", str(self.port),
             "-s", self.username, "-au", self.username, "-ap", self.password,
             "-key", "domain", self.domain,
             "-timeout", f"{SIPP_SECONDS}s", "-timeout_error",

@@ -61,11 +61,11 @@ def register(expect: int, *, user_agent: str = "deskprov-test", contact_port: st
     )
 
 
-def _ack(cseq: int) -> str:
-    return f"""ACK sip:{TARGET} SIP/2.0
+def _ack(cseq: int, to: str = TARGET) -> str:
+    return f"""ACK sip:{to} SIP/2.0
 [last_Via:]
 From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{TARGET}>[peer_tag_param]
+To: <sip:{to}>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: {cseq} ACK
 Max-Forwards: 70
@@ -73,12 +73,12 @@ Content-Length: 0
 """
 
 
-def _in_dialog(method: str, cseq: int, extra: str = "") -> str:
+def _in_dialog(method: str, cseq: int, extra: str = "", to: str = TARGET) -> str:
     return f"""{method} [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 [routes]
 From: <sip:[service]@[domain]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:{TARGET}>[peer_tag_param]
+To: <sip:{to}>[peer_tag_param]
 Call-ID: [call_id]
 CSeq: {cseq} {method}
 Max-Forwards: 70
@@ -86,40 +86,51 @@ Max-Forwards: 70
 """
 
 
-def call(expect: int) -> str:
-    """INVITE ``[target]`` (answering the 407 challenge); 200: ACK, a blind transfer of the
-    callee to ``[transfer_to]`` (REFER inside the call, 202 from the callee), BYE. Else expect
-    that final answer."""
+def _invite(expect: int, to: str = TARGET) -> str:
+    """INVITE ``to``, answering the 407 challenge; for 200 the ACK, else expect that answer."""
     contact = "Contact: <sip:[service]@[local_ip]:[local_port]>\n"
     steps = (
-        _send(_request("INVITE", 1, to=TARGET, extra=contact, body=SDP))
+        _send(_request("INVITE", 1, to=to, extra=contact, body=SDP))
         + '  <recv response="100" optional="true"/>\n'
         + '  <recv response="407" auth="true"/>\n'
-        + _send(_ack(1), retrans=False)
-        + _send(_request("INVITE", 2, to=TARGET, extra=contact + "[authentication]\n", body=SDP))
+        + _send(_ack(1, to), retrans=False)
+        + _send(_request("INVITE", 2, to=to, extra=contact + "[authentication]\n", body=SDP))
         + '  <recv response="100" optional="true"/>\n'
     )
     if expect != 200:
-        steps += f'  <recv response="{expect}"/>\n' + _send(_ack(2), retrans=False)
-        return _scenario("refused call", steps)
-    steps += (
-        '  <recv response="180" optional="true"/>\n'
-        '  <recv response="200" rrs="true"/>\n'
-        + _send(_in_dialog("ACK", 2), retrans=False)
-        + '  <pause milliseconds="200"/>\n'
-        + _send(
-            _in_dialog(
-                "REFER",
-                3,
-                "Refer-To: <sip:[transfer_to]@[domain]>\n"
-                "Referred-By: <sip:[service]@[domain]>\n"
-                "Contact: <sip:[service]@[local_ip]:[local_port]>\n",
-            )
-        )
-        + '  <recv response="202"/>\n'
-        + _send(_in_dialog("BYE", 4))
-        + '  <recv response="200"/>\n'
+        return steps + f'  <recv response="{expect}"/>\n' + _send(_ack(2, to), retrans=False)
+    return (
+        steps
+        + '  <recv response="180" optional="true"/>\n'
+        + '  <recv response="183" optional="true"/>\n'
+        + '  <recv response="180" optional="true"/>\n'
+        + '  <recv response="200" rrs="true"/>\n'
+        + _send(_in_dialog("ACK", 2, to=to), retrans=False)
     )
+
+
+def call(expect: int, *, transfer: bool = True) -> str:
+    """INVITE ``[target]`` (answering the 407 challenge); 200: ACK, a blind transfer of the
+    callee to ``[transfer_to]`` (REFER inside the call, 202 from the callee) unless not
+    ``transfer``, BYE. Else expect that final answer."""
+    steps = _invite(expect)
+    if expect != 200:
+        return _scenario("refused call", steps)
+    steps += '  <pause milliseconds="200"/>\n'
+    if transfer:
+        steps += (
+            _send(
+                _in_dialog(
+                    "REFER",
+                    3,
+                    "Refer-To: <sip:[transfer_to]@[domain]>\n"
+                    "Referred-By: <sip:[service]@[domain]>\n"
+                    "Contact: <sip:[service]@[local_ip]:[local_port]>\n",
+                )
+            )
+            + '  <recv response="202"/>\n'
+        )
+    steps += _send(_in_dialog("BYE", 4)) + '  <recv response="200"/>\n'
     return _scenario("call", steps)
 
 
@@ -138,20 +149,104 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
     return f"{head}Content-Length: 0\n"
 
 
-def callee() -> str:
-    """A phone that rings, answers, accepts being transferred (REFER), and hangs up when the
-    caller does."""
-    return _scenario(
-        "callee",
+def _answer(transfer: bool) -> str:
+    steps = (
         '  <recv request="INVITE" crlf="true"/>\n'
         + _send(_reply("180 Ringing"), retrans=False)
         + '  <pause milliseconds="200"/>\n'
         + _send(_reply("200 OK", body=SDP))
         + '  <recv request="ACK" crlf="true"/>\n'
-        + '  <recv request="REFER"/>\n'
-        + _send(_reply("202 Accepted", tag=False), retrans=False)
-        + '  <recv request="BYE"/>\n'
-        + _send(_reply("200 OK", tag=False), retrans=False),
+    )
+    if transfer:
+        steps += '  <recv request="REFER"/>\n' + _send(
+            _reply("202 Accepted", tag=False), retrans=False
+        )
+    return steps + '  <recv request="BYE"/>\n' + _send(_reply("200 OK", tag=False), retrans=False)
+
+
+def callee(*, transfer: bool = True) -> str:
+    """A phone that rings, answers, accepts being transferred (REFER) unless not ``transfer``,
+    and hangs up when the caller does."""
+    return _scenario("callee", _answer(transfer))
+
+
+def transferee() -> str:
+    """A phone that answers, is transferred (REFER to ``[transfer_to]``), and, once the caller
+    has hung up, calls ``[transfer_to]`` itself as a phone does for a blind transfer (a new
+    call, authenticated, which the target answers)."""
+    to = "[transfer_to]@[domain]"
+    steps = _answer(transfer=True) + _invite(200, to=to)
+    steps += _send(_in_dialog("BYE", 4, to=to)) + '  <recv response="200"/>\n'
+    return _scenario("transferee", steps)
+
+
+def rings() -> str:
+    """A phone that rings and is never answered: the call is cancelled (another phone took it,
+    or its ring time ran out)."""
+    return _scenario(
+        "rings unanswered",
+        '  <recv request="INVITE" crlf="true"/>\n'
+        + _send(_reply("180 Ringing"), retrans=False)
+        + '  <recv request="CANCEL"/>\n'
+        + _send(_reply("200 OK", tag=False), retrans=False)
+        + _send(
+            _reply("487 Request Terminated").replace(
+                "[last_CSeq:]", "CSeq: [last_cseq_number] INVITE"
+            ),
+            retrans=False,
+        )
+        + '  <recv request="ACK"/>\n',
+    )
+
+
+def from_gateway(expect: int = 200) -> str:
+    """The PSTN gateway calls ``[target]`` (a number) from outside: no challenge; answered,
+    then hung up (or expect that final answer)."""
+    invite = (
+        """INVITE sip:[target]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:+12125550123@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[target]@[remote_ip]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:+12125550123@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+"""
+        + SDP
+    )
+    in_dialog = """{method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+[routes]
+From: <sip:+12125550123@[local_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[target]@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {cseq} {method}
+Max-Forwards: 70
+Content-Length: 0
+"""
+    steps = _send(invite) + '  <recv response="100" optional="true"/>\n'
+    if expect != 200:
+        ack = (
+            in_dialog.format(method="ACK", cseq=1)
+            .replace("[next_url]", "sip:[target]@[remote_ip]:[remote_port]")
+            .replace("[routes]\n", "")
+        )
+        return _scenario(
+            "refused from the gateway",
+            steps + f'  <recv response="{expect}"/>\n' + _send(ack, retrans=False),
+        )
+    return _scenario(
+        "from the gateway",
+        steps
+        + '  <recv response="180" optional="true"/>\n'
+        + '  <recv response="200" rrs="true"/>\n'
+        + _send(in_dialog.format(method="ACK", cseq=1), retrans=False)
+        + '  <pause milliseconds="200"/>\n'
+        + _send(in_dialog.format(method="BYE", cseq=2))
+        + '  <recv response="200"/>\n',
     )
 
 

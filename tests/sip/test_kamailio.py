@@ -4,17 +4,12 @@ playing the phones with the credentials they were served."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 
-from deskprov.appkeys import SERVICES
-from deskprov.settings import Settings
 from tests import phone_parsers
 from tests.api.test_phone import (
     FANVIL_MAC,
@@ -28,26 +23,10 @@ from tests.api.test_phone import (
 from tests.conftest import Api
 from tests.factories import attach, make_list, make_sip_user, make_url, make_user, sip_setup
 from tests.sip import scenarios
-from tests.sip.harness import Kamailio, Phone, free_port, kamailio_db, needs_kamailio
-from tests.sip.harness import running_kamailio as start_kamailio
+from tests.sip.harness import Kamailio, Phone, free_port, needs_kamailio, udp_exchange
 
 pytestmark = needs_kamailio
 PASSWORD = "Sup3rSecretPass"
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The app asks Kamailio (started below) for registrations."""
-    return replace(settings, kamailio_rpc_url=f"http://127.0.0.1:{free_port()}/RPC")
-
-
-@pytest.fixture
-async def kamailio(
-    settings: Settings, client: TestClient, tmp_path: Path
-) -> AsyncIterator[Kamailio]:
-    db = await kamailio_db(settings, client.app[SERVICES].deps.db.engine)
-    async with start_kamailio(tmp_path, settings, db) as running:
-        yield running
 
 
 async def served_credentials(client: TestClient, url: dict[str, Any]) -> tuple[str, str, str]:
@@ -134,6 +113,7 @@ async def test_changes_count_at_the_next_register(
     # A password changed through the API: the old one is refused, the new one accepted.
     await api.patch(path, {"password": "N3w-Passw0rd-Here"})
     (await phone(PASSWORD).run(scenarios.register(403))).check()
+    await kamailio.wait_for_log(f"auth: wrong credentials for {username}@{domain} from 127.0.0.1:")
     (await phone("N3w-Passw0rd-Here").run(scenarios.register(200))).check()
     # Moved to a list attached to no domain, then back.
     lonely = await make_list(api, pa)
@@ -185,8 +165,15 @@ async def test_calls_and_busy_lamps(api: Api, kamailio: Kamailio, tmp_path: Path
 
     # Unknown user, user not registered, a phone number with no gateway, another domain.
     refused = {
-        "nobody": (404, "404 Not Found - no such user"),
-        "carol": (480, "480 Temporarily Unavailable - not registered"),
+        "nobody": (
+            404,
+            "404 Not Found - not an extension, a SIP username of this account or a +E.164 number",
+        ),
+        "carol": (
+            480,
+            "480 Temporarily Unavailable - not registered: carol is a SIP username of this "
+            "account: rings SIP user carol",
+        ),
         "+14155550100": (403, "403 Forbidden - no PSTN gateway for calls to phone numbers"),
     }
     for target, (code, line) in refused.items():
@@ -232,19 +219,44 @@ async def test_no_relay_no_peeking_next_door(api: Api, kamailio: Kamailio, tmp_p
             assert resp.status == 403
 
 
-async def test_calls_to_numbers_go_to_the_gateway(
-    api: Api, client: TestClient, settings: Settings, tmp_path: Path
-) -> None:
+def raw_request(method: str, cseq: str, to: str, n: int = 0) -> str:
+    """A request as a hostile client writes it by hand (``[local]``: its own address)."""
+    return f"""{method} sip:{to} SIP/2.0
+Via: SIP/2.0/UDP [local];branch=z9hG4bK-raw-{n};rport
+From: <sip:mallory@{to.partition("@")[2] or "example.com"}>;tag=raw{n}
+To: <sip:{to}>
+Call-ID: raw-{n}@example.com
+CSeq: {cseq}
+Max-Forwards: 70
+Content-Length: 0
+
+"""
+
+
+async def test_malformed_requests_and_floods_are_dropped(api: Api, kamailio: Kamailio) -> None:
     s = await sip_setup(api, "whippy_phone")
-    gateway_port = free_port()
-    with_gateway = replace(settings, kamailio_pstn_gateway=f"127.0.0.1:{gateway_port}")
-    db = await kamailio_db(settings, client.app[SERVICES].deps.db.engine)
-    async with start_kamailio(tmp_path, with_gateway, db) as kamailio:
-        domain = s["domain"]["domain"]
-        gateway = Phone(kamailio, tmp_path, "gateway", "x", "gw.example", port=gateway_port)
-        answering = await gateway.start(scenarios.callee())
-        alice = Phone(kamailio, tmp_path, s["sip_user"]["username"], PASSWORD, domain)
-        number = "+14155550100"
-        (await alice.run(scenarios.call(200), target=number, transfer_to="carol")).check()
-        answered = (await answering).check()
-        assert f"INVITE sip:{number}@127.0.0.1:{gateway_port} SIP/2.0" in answered.messages
+    bob = f"{s['sip_user']['username']}@{s['domain']['domain']}"
+    # Malformed (a CSeq that is not the request's method, or not a number): sanity answers 400
+    # before anything else looks at it (a well-formed one from our domain would be challenged).
+    for n, (cseq, refusal) in enumerate(
+        (
+            ("1 INVITE", "CSeq method does not match request method"),
+            ("one SUBSCRIBE", "CSeq number is illegal"),
+        )
+    ):
+        answers = await udp_exchange(
+            kamailio, [raw_request("SUBSCRIBE", cseq, bob, n)], host="127.0.0.1", until=1
+        )
+        assert [a.split("\r\n")[0] for a in answers] == [f"SIP/2.0 400 {refusal}"], answers
+    await kamailio.wait_for_log("sanity: malformed SIP request from 127.0.0.1:", count=2)
+    # A flood from one address (40 keepalives at once): answered until pike sees the flood,
+    # then dropped; another address is still answered.
+    here = kamailio.address
+    flood = [raw_request("OPTIONS", "1 OPTIONS", here, n) for n in range(40)]
+    answered = await udp_exchange(kamailio, flood, host="127.0.0.3", seconds=1.5)
+    assert 0 < len(answered) < 40 and all(" 200 Keepalive" in a for a in answered)
+    await kamailio.wait_for_log("pike: flood from 127.0.0.3")
+    other = await udp_exchange(
+        kamailio, [raw_request("OPTIONS", "1 OPTIONS", here)], host="127.0.0.4"
+    )
+    assert len(other) == 1 and " 200 Keepalive" in other[0]

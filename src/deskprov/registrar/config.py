@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from deskprov.registrar.tables import READ_BY_KAMAILIO, SUBSCRIBER, VERSION
+from deskprov.registrar.tables import CALLER, READ_BY_KAMAILIO, ROUTE, SUBSCRIBER, VERSION
 from deskprov.settings import HOST_PORT, Settings
 
 DEFAULT_LISTEN = "0.0.0.0:5060"
@@ -76,9 +76,22 @@ class KamailioConfig:
             cfg=self,
             domain_regex=regex,
             local_sip_host=local,
+            gateway_address=self.gateway_address,
             subscriber_table=SUBSCRIBER,
             version_table=VERSION,
+            route_table=ROUTE,
+            caller_table=CALLER,
         )
+
+    @property
+    def gateway_address(self) -> str | None:
+        """The PSTN gateway's IPv4 address, which its calls in come from (a gateway named by
+        a host name can take calls out only: Kamailio matches the source address)."""
+        host = self.pstn_gateway.rsplit(":", 1)[0] if self.pstn_gateway else ""
+        try:
+            return str(ipaddress.IPv4Address(host))
+        except ValueError:
+            return None
 
 
 def for_settings(

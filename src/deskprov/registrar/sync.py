@@ -1,18 +1,22 @@
 """The registrar tables follow deskprov's data, inside the transaction that changes it.
 
 ``follow`` is called by every audited change (``services.base.Collection.audit``): when the
-change can alter what Kamailio must know (a SIP user, an attachment), the rows of the
-``whippy_phone`` account it belongs to are derived again and only the differences are written.
-A SIP user's own change re-derives that user's rows only; an attachment re-derives the account.
+change can alter what Kamailio must know, the rows of the ``whippy_phone`` accounts it touches
+are derived again and only the differences are written.
 
-Phase 2 (the routing plan) derives its rows here too: add its resource kinds to
-``FOLLOWED_KINDS`` (or a second set) and a second derivation next to ``sync_account``.
+- Subscriber rows (who may register): a SIP user's own change re-derives that user's rows, an
+  attachment the account's.
+- Route and caller rows (``registrar.routes``: the routing plan's decisions): an attachment or
+  a number re-derives its account; a SIP user (its name, list, owner or channel: not its
+  password) or a key the routes through it; a team, queue, channel or user the routes through
+  it in the accounts of its organisation that have some (``routes.accounts_using``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import cast
 
@@ -22,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from deskprov.db.engine import Database
 from deskprov.db.models import CredentialAttachment, ProviderAccount, SipDomain, SipUser
 from deskprov.providers.base import provider_for
+from deskprov.registrar import routes
 from deskprov.registrar.tables import KamailioSubscriber
 from deskprov.security.secretbox import SecretBox, sip_password_binding
 
@@ -32,6 +37,12 @@ PROVIDER = "whippy_phone"  # the provider whose SIP domains our Kamailio serves
 # Changes that can alter a subscriber row. Deleting a domain or a list is refused while an
 # attachment or a SIP user uses it, and their PATCH changes names only: neither matters here.
 FOLLOWED_KINDS = frozenset({"sip_user", "credential_attachment"})
+# Changes inside an account that can alter its routes, and organisation-wide ones.
+ROUTED_KINDS = frozenset({"sip_user", "credential_attachment", "sip_extension", "provider_phone"})
+ORG_ROUTED_KINDS = frozenset({"team", "queue", "channel", "user"})
+CALLER_KINDS = frozenset({"channel"})  # (caller IDs: a channel's number)
+# A SIP user's fields the plan reads (a password change alters its digests only).
+ROUTED_SIP_USER_FIELDS = frozenset({"username", "credential_list_id", "user_id", "channel_id"})
 
 
 @dataclass(frozen=True)
@@ -64,24 +75,42 @@ async def follow(
     suffix: str,
     *,
     kind: str,
+    action: str,
     org_id: str,
     account_id: str | None,
     row_id: str | None,
+    fields: Collection[str] | None = None,
 ) -> None:
-    """Bring the registrar rows up to date after a change of ``kind`` (inside its transaction).
-
-    ``org_id`` is for changes outside any account (teams, queues), which phase 2's routing rows
-    will follow; nothing of phase 1 does."""
-    if kind not in FOLLOWED_KINDS or account_id is None:
+    """Bring the registrar rows up to date after ``action`` on a ``kind`` (inside its
+    transaction). ``fields``: what an update changed (None: not said, so anything)."""
+    if kind in ORG_ROUTED_KINDS:
+        await s.flush()  # the change itself first: the derivation reads it back
+        # A deleted user leaves its teams and queues, whose explanations count members: the
+        # accounts are derived again whole. Otherwise only the routes through the change.
+        through = None if kind == "user" and action == "delete" else row_id
+        for using in await routes.accounts_using(s, org_id, kind, row_id, action):
+            await routes.sync_routes(
+                s, suffix, using, through=through, callers=kind in CALLER_KINDS
+            )
         return
-    await s.flush()  # the change itself first: the derivation reads it back
+    if account_id is None or kind not in FOLLOWED_KINDS | ROUTED_KINDS:
+        return
+    await s.flush()
     provider = await s.scalar(
         select(ProviderAccount.provider).where(ProviderAccount.id == account_id)
     )
     if provider != PROVIDER:
         return
-    only = row_id if kind == "sip_user" else None
-    await sync_account(s, box, suffix, account_id, sip_user_id=only)
+    if kind in FOLLOWED_KINDS:
+        only = row_id if kind == "sip_user" else None
+        await sync_account(s, box, suffix, account_id, sip_user_id=only)
+    if kind == "sip_extension":  # a key: the routes of its old and new extension
+        await routes.sync_routes(s, suffix, account_id, through=row_id, callers=False)
+    elif kind == "sip_user":  # the routes that rang it, and those that ring it now
+        if action != "update" or fields is None or ROUTED_SIP_USER_FIELDS.intersection(fields):
+            await routes.sync_routes(s, suffix, account_id, through=row_id)
+    else:  # an attachment moves every URI of a list; a number changes caller IDs
+        await routes.sync_routes(s, suffix, account_id)
 
 
 async def sync_account(
@@ -191,5 +220,6 @@ async def sync_all(db: Database, box: SecretBox, suffix: str) -> int:
     for account_id in accounts:
         async with db.write() as s:
             changed += await sync_account(s, box, suffix, account_id)
+            changed += await routes.sync_routes(s, suffix, account_id)
     log.info("registrar tables: %d account(s) checked, %d row(s) changed", len(accounts), changed)
     return changed

@@ -6,8 +6,9 @@ a ``kamailio_`` prefix so that they cannot be mistaken for deskprov's own data; 
 configuration points each module at its table, and Kamailio's ``version`` table at
 ``kamailio_version``.
 
-Phase 2 (the routing plan) adds its table(s) here and to ``READ_BY_KAMAILIO`` (and a row in
-``TABLE_VERSIONS`` and the migration if a Kamailio module checks its version).
+The routing plan's decisions are in ``kamailio_route`` (what each dialled string reaches) and
+``kamailio_caller`` (the caller ID of each SIP user's calls to numbers), which the configuration
+reads with ``sqlops`` queries at every new call (no module checks their version).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from deskprov.db.models import ID, Base
 
 SUBSCRIBER = "kamailio_subscriber"
 VERSION = "kamailio_version"
+ROUTE = "kamailio_route"
+CALLER = "kamailio_caller"
 
 # What Kamailio checks in its version table at start: auth_db's subscriber schema is version 7.
 TABLE_VERSIONS = {SUBSCRIBER: 7}
 # Every table Kamailio may read (its PostgreSQL role gets SELECT on these, and nothing else).
-READ_BY_KAMAILIO = (VERSION, SUBSCRIBER)
+READ_BY_KAMAILIO = (VERSION, SUBSCRIBER, ROUTE, CALLER)
 
 
 class KamailioSubscriber(Base):
@@ -54,3 +57,45 @@ class KamailioVersion(Base):
     __tablename__ = VERSION
     table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
     table_version: Mapped[int] = mapped_column(Integer)
+
+
+class KamailioRoute(Base):
+    """One target of what a dialled string reaches, as the routing plan decided it: for calls
+    from the account's SIP users (``source`` "phone": every key extension, team and queue
+    extension and SIP username) and for calls from the PSTN gateway to the account's voice
+    numbers (``source`` "gateway": the route of the channel that has the number).
+
+    ``strategy`` says how Kamailio rings the targets: ``ring_all`` (all at once),
+    ``sequential`` (one after the other, ``ring_seconds`` each), ``pstn`` (``target`` is a
+    number for the gateway) or ``none`` (nobody can answer: one row, no target, and ``reason``
+    says why). ``ring_seconds`` 0: Kamailio's default ring time."""
+
+    __tablename__ = ROUTE
+    __table_args__ = (UniqueConstraint("account_id", "source", "dialled", "position"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ID, ForeignKey("provider_accounts.id"))
+    source: Mapped[str] = mapped_column(String(8))
+    dialled: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(16))
+    ring_seconds: Mapped[int] = mapped_column(Integer)
+    target: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(160))
+    # deskprov's bookkeeping (Kamailio ignores it): the resource the dialled string reaches,
+    # for a channel the one its route names, and the key whose extension it is, so that a
+    # change of a key, team, queue, channel or user re-derives only the routes through it.
+    reaches_id: Mapped[str] = mapped_column(String(32), index=True)
+    via_id: Mapped[str] = mapped_column(String(32), index=True)
+    key_id: Mapped[str] = mapped_column(String(32), index=True)
+
+
+class KamailioCaller(Base):
+    """The caller ID a SIP user's calls to numbers carry (``RoutingPlan.caller_id``); a SIP user
+    without one (no channel number, no number with voice in the account) has no row."""
+
+    __tablename__ = CALLER
+    __table_args__ = (UniqueConstraint("account_id", "username"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ID, ForeignKey("provider_accounts.id"))
+    username: Mapped[str] = mapped_column(String(64))
+    caller_id: Mapped[str] = mapped_column(String(32))

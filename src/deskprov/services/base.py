@@ -366,9 +366,11 @@ class Collection(Generic[M, V]):
                 self.deps.box,
                 self.deps.settings.whippy_sip_suffix,
                 kind=self.kind,
+                action=action,
                 org_id=scope.actor.org_id,
                 account_id=scope.account_id,
                 row_id=row_id,
+                fields=detail.get("fields"),
             )
         await record(
             s,

@@ -179,12 +179,16 @@ class RoutingPlan:
     def dialable(self) -> list[Decision]:
         """Every key extension, team and queue extension and SIP username, once each, with
         what a call to it reaches (caller IDs as for a SIP user without a channel)."""
+        return [self.route(None, name) for name in self.dialable_names()]
+
+    def dialable_names(self) -> list[str]:
+        """What ``dialable`` answers for, in its order (for a registrar that re-derives a few)."""
         names = [
             *(k.extension for k in self.keys),
             *self._group_extensions,
             *(u.username for u in self.sip_users),
         ]
-        return [self.route(None, name) for name in dict.fromkeys(names)]
+        return list(dict.fromkeys(names))
 
     def has_sip_user(self, username: str) -> bool:
         return username in self._by_username
