@@ -256,31 +256,27 @@ def _check_stand_ins(root: etree._Element, fragments: list[Fragment]) -> None:
         found = [element.tag for element in root.iter(*elements)]
         if root.tag in elements or len(found) != len(elements) or set(found) != elements:
             raise RenderError("a fragment of elements is not among an element's content")
-    for n, fragment in enumerate(fragments):
-        if fragment.kind != "attributes":
-            continue
-        holders = _holding(n)(root)
-        if len(holders) != 1:
-            raise RenderError("a fragment of attributes is not among an element's attributes")
+    attributes = {_STAND_IN + str(n) for n, f in enumerate(fragments) if f.kind == "attributes"}
+    if not attributes:
+        return
+    placed: list[str] = []
+    for holder in _HOLDERS(root):  # (one pass for every stand-in of attributes)
         seen: set[str] = set()
-        for name in holders[0].attrib:
+        for name in holder.attrib:
             name = str(name)
-            names = (
-                fragments[int(name.removeprefix(_STAND_IN))].names
-                if name.startswith(_STAND_IN)
-                else {name}
-            )
+            if name.startswith(_STAND_IN):
+                if name not in attributes:
+                    raise RenderError("the file holds a stray fragment mark")
+                placed.append(name)
+                names = fragments[int(name.removeprefix(_STAND_IN))].names
+            else:
+                names = {name}
             if seen & names:
                 raise RenderError("a fragment's attributes are already on the element")
             seen |= names
+    if len(placed) != len(attributes) or set(placed) != attributes:
+        raise RenderError("a fragment of attributes is not among an element's attributes")
 
 
-_HOLDING: dict[int, etree.XPath] = {}
-
-
-def _holding(n: int) -> etree.XPath:
-    """The elements holding stand-in ``n`` of attributes."""
-    found = _HOLDING.get(n)
-    if found is None:
-        found = _HOLDING[n] = etree.XPath(f"//*[@{_STAND_IN}{n}]")
-    return found
+# The elements holding a stand-in of attributes.
+_HOLDERS = etree.XPath(f"//*[@*[starts-with(name(), '{_STAND_IN}')]]")
