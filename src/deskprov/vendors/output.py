@@ -212,11 +212,15 @@ def _elements_fragment(text: str) -> bool:
 
 
 def _attributes_fragment(text: str) -> frozenset[str] | None:
-    if "xmlns" in text:
+    # (White space first, or the text would join the name of the element it is put on: "x" is
+    # read as an element <rx/> here.)
+    if "xmlns" in text or not text.startswith((" ", "\t", "\n")):
         return None
     try:
         element = etree.fromstring(b"<r" + text.encode("utf-8") + b"/>", parser=_parser())
     except (etree.XMLSyntaxError, UnicodeEncodeError):
+        return None
+    if element.tag != "r":
         return None
     names = frozenset(str(name) for name in element.attrib)
     if any("{" in name or name.startswith(_STAND_IN) for name in names):
@@ -270,7 +274,7 @@ def _check_stand_ins(root: etree._Element, fragments: list[Fragment]) -> None:
                 placed.append(name)
                 names = fragments[int(name.removeprefix(_STAND_IN))].names
             else:
-                names = {name}
+                names = frozenset((name,))
             if seen & names:
                 raise RenderError("a fragment's attributes are already on the element")
             seen |= names

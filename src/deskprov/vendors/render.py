@@ -21,7 +21,7 @@ from deskprov.domain.rules import FORBIDDEN_TEXT
 from deskprov.vendors.output import Fragment, RenderError, check, make_fragment, spliced, tidy
 from deskprov.vendors.profile import Model, Profile
 
-__all__ = ["MASK", "RENDER_NAMES", "Rendered", "RenderError", "Renderer", "cfg_value"]
+__all__ = ["MASK", "RENDER_NAMES", "RenderError", "Rendered", "Renderer", "cfg_value"]
 
 MASK = "********"
 
@@ -188,7 +188,8 @@ class Renderer:
             else:
                 found = frozenset(jinja2.meta.find_undeclared_variables(tree)) & RENDER_NAMES
                 for call in tree.find_all(jinja2.nodes.Call):
-                    if not (isinstance(call.node, jinja2.nodes.Name) and call.node.name == "fragment"):
+                    called = call.node
+                    if not (isinstance(called, jinja2.nodes.Name) and called.name == "fragment"):
                         continue
                     first = call.args[0] if call.args else None
                     if isinstance(first, jinja2.nodes.Const) and isinstance(first.value, str):
