@@ -179,6 +179,26 @@ def wait_for(port: int, path: str) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
+def _family(pid: int) -> list[int]:
+    """A process and its children (the workers of ``deskprov serve --workers N``)."""
+    try:
+        return [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) spent so far by a process and its children."""
+    ticks = 0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak RSS (VmHWM) of a process and its children, in MB."""
     total = 0
@@ -445,7 +465,9 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         server = stack.enter_context(running(serve, env, work / "server.log"))
         wait_for(port, "/healthz")
+        cpu_before = cpu_seconds(server.pid)
         storm = load(kind, base, storm_file, storm=True, close=False, **storm_kw)
+        storm_cpu = cpu_seconds(server.pid) - cpu_before
         rows, size = asyncio.run(collect(base, phones))
         fetch_file = write_lines(work / "fetch.txt", [(p, a, "") for p, a, _ in rows])
         poll_file = write_lines(work / "poll.txt", rows)
@@ -481,6 +503,8 @@ def main() -> int:
             "baseline_seconds": b_storm.seconds,
             "ratio": round(storm.seconds / b_storm.seconds, 3),
             "rps": storm.rps,
+            # (the server's CPU per request: less sensitive to other load than the seconds)
+            "cpu_us_per_request": round(storm_cpu / storm.requests * 1e6),
         },
     }
     print(

@@ -184,8 +184,12 @@ async def test_files_that_read_no_phone_data_are_rendered_once_for_all(
         for n, url in enumerate((s["urls"]["polycom"], other))
     ]
     assert [m.status for m in masters] == [200, 200]
-    # (the master file names the account's firmware for the model: rendered per URL)
-    assert renders["polycom"] - before == 2
+    # The master file names the account's firmware for the model: rendered once per account and
+    # time zone (a URL with its own zone gets its own), not once per URL.
+    assert renders["polycom"] - before == 1
+    elsewhere = await make_url(api, s["pa"], s["user"]["id"], "polycom", timezone="Asia/Tokyo")
+    master = await fetch(client, elsewhere, "0004f2000009.cfg", POLYCOM_UA)
+    assert master.status == 200 and renders["polycom"] - before == 2
     yealinks = [s["urls"]["yealink"], await make_url(api, s["pa"], s["user"]["id"], "yealink")]
     before = renders["yealink"]
     commons = [await fetch(client, url, "y000000000066.cfg", YEALINK_UA) for url in yealinks]

@@ -93,7 +93,8 @@ class PhoneConfig:
 @dataclass(frozen=True)
 class PhoneSettings:
     """What a provider account's phones are set to besides lines and keys (defaults when the
-    account has no settings), with the time zone already turned into rules."""
+    account has no settings), with the time zone already turned into rules. Hashable (the
+    parts of files made from settings are remembered by them)."""
 
     zone: ZoneRules
     ntp_servers: tuple[str, ...]
@@ -103,7 +104,7 @@ class PhoneSettings:
     srtp: Srtp
     poll_minutes: int
     nat_keepalive_seconds: int  # 0: off
-    firmware: Mapping[str, str]  # model name -> firmware URL
+    firmware: Mapping[str, str] = field(hash=False)  # model name -> firmware URL
     admin_password: str
 
     def firmware_for(self, model: str) -> str:

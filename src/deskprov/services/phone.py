@@ -355,19 +355,20 @@ class PhoneService:
         self, url: UrlState, profile: Profile, template: str, model: Model
     ) -> tuple[object, ...]:
         """What a rendered file depends on. A template that reads neither ``config`` nor
-        ``settings`` is rendered once for every URL (once per model, if it reads no
-        ``provisioning_url`` either): in a boot storm the Polycom master file and the Yealink
-        common file were rendered, with a database read and every password decrypted, once per
-        phone."""
+        ``provisioning_url`` is rendered once for every URL (once per model), or, if it reads
+        ``settings``, once per account and time zone: in a boot storm the Polycom master file
+        and the Yealink common file were rendered, with a database read and every password
+        decrypted, once per phone."""
         reads = self.renderer.reads(profile, template, model)
-        data = "config" in reads or "settings" in reads
-        per_url = data or "provisioning_url" in reads
+        per_url = "config" in reads or "provisioning_url" in reads
+        per_account = "settings" in reads and not per_url
         return (
             profile.vendor,
             template,
             model.name,
             url.id if per_url else None,
-            url.data_version if data else None,
+            (url.account_id, url.timezone) if per_account else None,
+            url.data_version if "config" in reads or "settings" in reads else None,
         )
 
     async def _render(

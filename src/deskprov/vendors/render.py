@@ -4,6 +4,7 @@ checked the way the phone will read it before it is served."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,24 +13,17 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
-from lxml import etree
+import jinja2.nodes
 from markupsafe import Markup
 
 from deskprov.domain.config import PhoneConfig, PhoneSettings
 from deskprov.domain.rules import FORBIDDEN_TEXT
+from deskprov.vendors.output import Fragment, RenderError, check, make_fragment, spliced, tidy
 from deskprov.vendors.profile import Model, Profile
 
+__all__ = ["MASK", "RENDER_NAMES", "RenderError", "Rendered", "Renderer", "cfg_value"]
+
 MASK = "********"
-
-
-class RenderError(RuntimeError):
-    """A file that the phone could not read. ``field`` names the value that cannot be written
-    in the vendor's format (data stored before today's text rules, or a user agent); without
-    one, the template itself is at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 # What a cfg value cannot carry: a control character or line separator would end its line (or
@@ -94,38 +88,6 @@ def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings 
             raise RenderError(f"{name} {problem}", field=name)
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
-    )
-
-
-def check_xml(body: bytes) -> None:
-    try:
-        etree.fromstring(body, parser=_parser())
-    except etree.XMLSyntaxError as exc:
-        raise RenderError(f"rendered XML does not parse: {exc}") from exc
-
-
-# C0 controls (less the line feed that ends each line) and DEL, as UTF-8 bytes; C1 controls are
-# two bytes, 0xC2 0x80-0x9F. (Byte operations: a regex over a whole file cost more than the
-# template that made it.)
-_C0_BYTES = bytes(range(0x20)).replace(b"\n", b"") + b"\x7f"
-_C1_BYTES = re.compile(b"\xc2[\x80-\x9f]")
-
-
-def check_cfg(body: bytes) -> None:
-    if not body.startswith(b"#!version:1.0.0.1\n"):  # (a BOM fails here too)
-        raise RenderError("a cfg file must start with #!version:1.0.0.1")
-    if len(body.translate(None, _C0_BYTES)) != len(body) or (
-        b"\xc2" in body and _C1_BYTES.search(body)
-    ):
-        raise RenderError("the file holds a control character")
-    for number, line in enumerate(body.decode("utf-8").split("\n"), 1):
-        if line and "=" not in line and line[0] != "#":
-            raise RenderError(f"line {number} is not 'key = value'")
-
-
 FRAGMENTS = 4096  # remembered fragments per vendor (each a few kB at most)
 
 # What a template is given to render.
@@ -139,31 +101,55 @@ class Rendered:
     config: PhoneConfig
 
 
+# The mark of a fragment's place in a file while it is made: a character neither format can carry
+# (nothing else puts it there; a stray one fails the file), this process's nonce and a number.
+_MARK = "\x00"
+
+# Where a phone's file keeps the fragments it uses while it is rendered (a template variable).
+_USED = "_fragments"
+
+
 class Renderer:
     def __init__(self, root: Path, profiles: dict[str, Profile]) -> None:
         self.profiles = profiles
         self._envs = {vendor: self._environment(root / vendor, p) for vendor, p in profiles.items()}
         self._reads: dict[tuple[str, str], frozenset[str]] = {}
+        self._nonce = secrets.token_hex(8) + ":"
         for vendor, env in self._envs.items():
-            env.globals["fragment"] = self._fragments(env, profiles[vendor])
+            env.globals["fragment"] = self._fragments(vendor)
 
-    @staticmethod
-    def _fragments(env: jinja2.Environment, profile: Profile) -> Any:
+    def _fragments(self, vendor: str) -> Any:
         """``fragment(name, **numbers)``: another template of the vendor rendered with the
-        profile's ``codes`` and those numbers only, and remembered. A file states every slot of
-        its model, and the unused ones (accounts 3 to 16, keys 7 to 267 ...) read the same for
-        every phone of the model: written once, not once per phone in a boot storm."""
-        made: dict[tuple[str, tuple[tuple[str, Any], ...]], Markup] = {}
+        profile's ``codes``, the file's ``settings`` if it reads them, and those numbers only;
+        made (tidied and checked) once and remembered. A file states every slot of its model,
+        and the unused ones (accounts 3 to 16, keys 7 to 267 ...) read the same for every phone
+        of the model, as the settings do for every phone of the account: written once, not once
+        per phone in a boot storm. What the file gets is a mark, replaced by the fragment when
+        the file is finished (see ``output.spliced``)."""
+        env, profile = self._envs[vendor], self.profiles[vendor]
+        made: dict[tuple[object, ...], Fragment] = {}
+        mark = _MARK + self._nonce
 
-        def fragment(name: str, **numbers: int | str) -> Markup:
-            key = (name, tuple(sorted(numbers.items())))
+        @jinja2.pass_context
+        def fragment(context: jinja2.runtime.Context, name: str, **numbers: int | str) -> Markup:
+            used: list[Fragment] | None = context.get(_USED)
+            if used is None:
+                raise RenderError(f"{name}: fragments are for phones' files, not for fragments")
+            reads = self._template_reads(vendor, name)
+            settings = context.get("settings") if "settings" in reads else None
+            key = (name, tuple(sorted(numbers.items())), settings)
             found = made.get(key)
             if found is None:
+                if reads - {"codes", "settings"}:
+                    raise RenderError(f"{name}: a fragment reads only codes and settings")
                 if len(made) >= FRAGMENTS:
                     made.clear()
-                text = env.get_template(name).render(codes=profile.codes, **numbers)
-                found = made[key] = Markup(text.rstrip("\n"))  # (escaped there, if XML)
-            return found
+                text = env.get_template(name).render(
+                    codes=profile.codes, settings=settings, **numbers
+                )
+                found = made[key] = make_fragment(profile.format, text)
+            used.append(found)
+            return Markup(f"{mark}{len(used) - 1}{_MARK}")
 
         return fragment
 
@@ -184,14 +170,16 @@ class Renderer:
 
     def reads(self, profile: Profile, template: str, model: Model) -> frozenset[str]:
         """The names a template reads (of ``config``, ``codes``, ``model``,
-        ``provisioning_url``, ``settings``): a file that reads neither ``config`` nor
-        ``settings`` owes nothing to the database (only, if it reads ``provisioning_url``, to
-        its URL) and needs no database read."""
-        name = template.format(dialect=model.dialect)
-        key = (profile.vendor, name)
+        ``provisioning_url``, ``settings``), with those its fragments read: a file that reads
+        neither ``config`` nor ``settings`` owes nothing to the database (only, if it reads
+        ``provisioning_url``, to its URL) and needs no database read."""
+        return self._template_reads(profile.vendor, template.format(dialect=model.dialect))
+
+    def _template_reads(self, vendor: str, name: str) -> frozenset[str]:
+        key = (vendor, name)
         found = self._reads.get(key)
         if found is None:
-            env = self._envs[profile.vendor]
+            env = self._envs[vendor]
             assert env.loader is not None
             source, _, _ = env.loader.get_source(env, name)
             tree = env.parse(source)
@@ -199,6 +187,15 @@ class Renderer:
                 found = RENDER_NAMES  # (what an included template reads is not looked into)
             else:
                 found = frozenset(jinja2.meta.find_undeclared_variables(tree)) & RENDER_NAMES
+                for call in tree.find_all(jinja2.nodes.Call):
+                    called = call.node
+                    if not (isinstance(called, jinja2.nodes.Name) and called.name == "fragment"):
+                        continue
+                    first = call.args[0] if call.args else None
+                    if isinstance(first, jinja2.nodes.Const) and isinstance(first.value, str):
+                        found |= self._template_reads(vendor, first.value)
+                    else:
+                        found = RENDER_NAMES  # (a fragment named at render time: anything)
             self._reads[key] = found
         return found
 
@@ -221,6 +218,7 @@ class Renderer:
             if settings is not None:
                 settings = replace(settings, admin_password=MASK)
         name = template.format(dialect=model.dialect)
+        used: list[Fragment] = []
         text = (
             self._envs[profile.vendor]
             .get_template(name)
@@ -230,14 +228,31 @@ class Renderer:
                 model=SimpleNamespace(**{**model.extra, **model.__dict__}),
                 provisioning_url=provisioning_url,
                 settings=settings,
+                **{_USED: used},
             )
         )
-        body = _tidy(text).encode("utf-8")
-        if profile.format == "xml":
-            check_xml(body)
+        if used:
+            body = spliced(profile.format, *self._split(text, used))
         else:
-            check_cfg(body)
+            body = tidy(text).encode("utf-8")
+            check(profile.format, body)
         return Rendered(body=body, content_type=profile.content_type, config=config)
+
+    def _split(self, text: str, used: list[Fragment]) -> tuple[list[str], list[Fragment]]:
+        """The file's own text around its fragments' marks, and the fragments in that order."""
+        parts = text.split(_MARK)
+        fragments = []
+        for mark in parts[1::2]:
+            number = mark.removeprefix(self._nonce)
+            if number == mark or not (number.isascii() and number.isdigit()):
+                break
+            if int(number) >= len(used):
+                break
+            fragments.append(used[int(number)])
+        else:
+            if len(parts) % 2:
+                return parts[::2], fragments
+        raise RenderError("the file holds a control character")
 
 
 def _masked(config: PhoneConfig) -> PhoneConfig:
@@ -253,20 +268,3 @@ def _masked(config: PhoneConfig) -> PhoneConfig:
         accounts=tuple(mask(line) for line in config.accounts),
         slots=tuple(mask(slot) for slot in config.slots),
     )
-
-
-def _tidy(text: str) -> str:
-    """No blank lines, one final newline: byte-identical output whatever the template spacing.
-
-    Split on LF only: str.splitlines() also splits on U+2028 and friends, which are legal
-    inside a user's name.
-    """
-    text = text.lstrip("\n")
-    if not any(mark in text for mark in _UNTIDY) and text.endswith("\n"):
-        return text.rstrip("\n") + "\n"  # (the usual case: four scans in C, no loop)
-    kept = [line for line in text.split("\n") if line.strip(" \t\r")]
-    return "\n".join(line.rstrip(" \t\r") for line in kept) + "\n"
-
-
-# What ``_tidy`` removes shows one of these: a blank line, or white space ending a line.
-_UNTIDY = ("\n\n", " \n", "\t\n", "\r")
