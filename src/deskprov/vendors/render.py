@@ -88,7 +88,10 @@ def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings 
             raise RenderError(f"{name} {problem}", field=name)
 
 
-FRAGMENTS = 4096  # remembered fragments per vendor (each a few kB at most)
+# Remembered fragments per vendor: at most this many, holding at most this many bytes (a
+# fragment of personal keys is one phone's own and can reach ~20 kB with expansion modules).
+FRAGMENTS = 4096
+FRAGMENT_BYTES = 8 * 1024 * 1024
 
 # What a template is given to render.
 RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "settings"})
@@ -128,6 +131,7 @@ class Renderer:
         the file is finished (see ``output.spliced``)."""
         env, profile = self._envs[vendor], self.profiles[vendor]
         made: dict[tuple[object, ...], Fragment] = {}
+        held = 0  # bytes of the fragments in ``made``
         mark = _MARK + self._nonce
 
         @jinja2.pass_context
@@ -138,16 +142,19 @@ class Renderer:
             reads = self._template_reads(vendor, name)
             settings = context.get("settings") if "settings" in reads else None
             key = (name, tuple(sorted(numbers.items())), settings)
+            nonlocal held
             found = made.get(key)
             if found is None:
                 if reads - {"codes", "settings"}:
                     raise RenderError(f"{name}: a fragment reads only codes and settings")
-                if len(made) >= FRAGMENTS:
+                if len(made) >= FRAGMENTS or held >= FRAGMENT_BYTES:
                     made.clear()
+                    held = 0
                 text = env.get_template(name).render(
                     codes=profile.codes, settings=settings, **numbers
                 )
                 found = made[key] = make_fragment(profile.format, text)
+                held += len(found.data)
             used.append(found)
             return Markup(f"{mark}{len(used) - 1}{_MARK}")
 
