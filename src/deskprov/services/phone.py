@@ -302,6 +302,9 @@ class PhoneService:
                 Refusal(req.address, "unknown", method, redact(req.filename[:64]), visit.now)
             )
             return None, refused("unknown")
+        if self.deps.keyring.signing_key(visit.claims.key_id) is None:  # retired meanwhile
+            log.info("refused %s from %s: unknown_key token", req.filename[:64], req.address)
+            return None, refused("unknown_key")
         reason = self._reason(url, visit)
         if reason is None and visit.match is None:
             self._note(url, visit, req, "not_served")
