@@ -18,8 +18,9 @@ YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 {colons}"
 
 
 class Instance:
-    def __init__(self, port: str, api_key: str) -> None:
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, env: dict[str, str], api_key: str) -> None:
+        self.env = env  # also what a command run beside this server needs
+        self.base = f"http://127.0.0.1:{env['DESKPROV_PORT']}"
         self.api_key = api_key
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -30,7 +31,8 @@ class Instance:
             headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.load(resp)
+            answer = resp.read()
+            return json.loads(answer) if answer else None
 
     def fetch(self, url: str, mac: str) -> tuple[int, bytes]:
         colons = ":".join(mac[i : i + 2] for i in range(0, 12, 2))
@@ -48,11 +50,7 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[Instance, Instance, dict[str, 
     with ExitStack() as stack:
         stack.enter_context(serving(env, tmp_path))
         stack.enter_context(serving(other, tmp_path))
-        yield (
-            Instance(env["DESKPROV_PORT"], api_key),
-            Instance(other["DESKPROV_PORT"], api_key),
-            dict(DEMO_LINE.findall(demo.stdout)),
-        )
+        yield Instance(env, api_key), Instance(other, api_key), dict(DEMO_LINE.findall(demo.stdout))
 
 
 def test_an_edit_through_one_is_served_by_the_other(tmp_path: Path) -> None:

@@ -1,0 +1,146 @@
+"""The PostgreSQL phone path (db/pghot.py) keeps URL states in each process and never serves
+them stale: a change through one server is served on the very next fetch through another, even
+before (or without) its notification, and a lost notification connection drops what was kept.
+
+PostgreSQL only: these run on the suite's PostgreSQL run (DESKPROV_TEST_POSTGRES_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+
+from deskprov.appkeys import SERVICES
+from deskprov.db.pghot import LISTENING, PgHotStore
+from tests import databases, phone_parsers
+from tests.api.test_phone import YEALINK_MAC, YEALINK_UA, expect_refused, fetch
+from tests.conftest import Api
+from tests.factories import phone_setup
+from tests.test_cli import get, run
+from tests.test_two_servers import two_servers
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not databases.ON_POSTGRES, reason="needs DESKPROV_TEST_POSTGRES_URL"),
+]
+
+
+def test_changes_through_one_server_are_served_by_the_other_on_the_next_fetch(
+    tmp_path: Path,
+) -> None:
+    with two_servers(tmp_path) as (a, b, urls):
+        mac = "805ec0000002"
+        status, body = b.fetch(urls["yealink"], mac)  # B keeps the URL's state and its file
+        assert status == 200 and b"account.1.password = Demo-Passw0rd-Alice" in body
+
+        # A password change.
+        account = a.api("GET", "/provider-accounts")["items"][0]["id"]
+        sip_users = a.api("GET", f"/provider-accounts/{account}/sip-users")["items"]
+        alice = next(u for u in sip_users if u["username"] == "alice")
+        a.api(
+            "PATCH",
+            f"/provider-accounts/{account}/sip-users/{alice['id']}",
+            {"password": "Next-Fetch-Passw0rd"},
+        )
+        assert b"account.1.password = Next-Fetch-Passw0rd" in b.fetch(urls["yealink"], mac)[1]
+
+        # A binding: B keeps a new URL's state unbound (a fetch without a MAC), a phone binds
+        # it through A, and B refuses any other phone at once.
+        user = a.api("GET", "/users")["items"][0]["id"]
+        new = a.api(
+            "POST",
+            f"/provider-accounts/{account}/provisioning-urls",
+            {"user_id": user, "vendor": "yealink"},
+        )
+        assert get(new["url"].replace(a.base, b.base) + "y000000000066.cfg", "Yealink")[0] == 200
+        assert a.fetch(new["url"], "805ec0000077")[0] == 200
+        assert b.fetch(new["url"], "805ec0000078")[0] == 404
+        assert b.fetch(new["url"], "805ec0000077")[0] == 200
+
+        # A revocation.
+        a.api("DELETE", f"/provider-accounts/{account}/provisioning-urls/{new['id']}")
+        assert b.fetch(new["url"], "805ec0000077")[0] == 404
+
+        # A key retirement (on this host: both servers read the same key file).
+        listed = run(["keys", "list"], a.env, tmp_path).stdout
+        old = re.search(r"signing: (s[0-9a-f]{4})", listed).group(1)  # type: ignore[union-attr]
+        assert run(["keys", "rotate"], a.env, tmp_path).returncode == 0
+        assert b.fetch(urls["yealink"], mac)[0] == 200  # old keys still verify
+        assert run(["keys", "retire", old], a.env, tmp_path).returncode == 0
+        assert b.fetch(urls["yealink"], mac)[0] == 404
+        assert a.fetch(urls["yealink"], mac)[0] == 404
+
+
+async def sql(client: TestClient, statement: str) -> None:
+    async with client.app[SERVICES].deps.db.engine.begin() as conn:
+        await conn.execute(text(statement))
+
+
+async def until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not within the time")
+
+
+async def password_of(client: TestClient, url: dict[str, str]) -> str:
+    resp = await fetch(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+    assert resp.status == 200
+    return phone_parsers.yealink_cfg(await resp.read())["account.1.password"]
+
+
+async def test_the_next_fetch_sees_a_commit_even_without_its_notification(
+    api: Api, client: TestClient
+) -> None:
+    s = await phone_setup(api)
+    url, path = (
+        s["urls"]["yealink"],
+        f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}",
+    )
+    hot = client.app[SERVICES].phone.hot
+    assert isinstance(hot, PgHotStore)
+    assert await password_of(client, url) == "Sup3rSecretPass"
+    assert hot.kept == 1
+    # Silenced: only the check made for each batch of fetches can tell of the changes below.
+    await sql(client, "ALTER TABLE organisations DISABLE TRIGGER organisations_notify_version")
+    await api.patch(path, {"password": "Unannounced-Passw0rd"})
+    assert hot.kept == 1  # (nothing told this process)
+    assert await password_of(client, url) == "Unannounced-Passw0rd"
+    await api.delete(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
+    await expect_refused(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+
+
+async def test_a_lost_notification_connection_drops_what_was_kept_and_recovers(
+    api: Api, client: TestClient
+) -> None:
+    s = await phone_setup(api)
+    url, path = (
+        s["urls"]["yealink"],
+        f"/provider-accounts/{s['pa']}/sip-users/{s['sip_user']['id']}",
+    )
+    hot = client.app[SERVICES].phone.hot
+    assert isinstance(hot, PgHotStore)
+    assert await password_of(client, url) == "Sup3rSecretPass"
+    assert (hot.kept, hot.listening) == (1, 1)
+
+    await sql(
+        client,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE datname = current_database() AND application_name = '{LISTENING}'",
+    )
+    await until(lambda: hot.kept == 0)  # noticed at once, without a fetch: nothing trusted
+
+    # Told of nothing while it was gone, the next fetch still serves what changed...
+    await api.patch(path, {"password": "While-Away-Passw0rd"})
+    assert await password_of(client, url) == "While-Away-Passw0rd"
+    assert (hot.kept, hot.listening) == (1, 2)  # ...on a new connection,
+    # which is told of changes again: this one drops what was kept before any fetch.
+    await api.patch(path, {"password": "Told-Again-Passw0rd"})
+    await until(lambda: hot.kept == 0)
+    assert await password_of(client, url) == "Told-Again-Passw0rd"
