@@ -31,6 +31,7 @@ raw asyncpg connections: SQLAlchemy's cost per execution is several times a key 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -148,6 +149,7 @@ class PgHotStore:
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._compiled: dict[int, Any] = {}
+        self._closed = False
         self.checks = 0  # round trips made by checks
         self.listening = 0  # listening connections opened
 
@@ -272,6 +274,8 @@ class PgHotStore:
 
     # --- the listening connection -----------------------------------------------------------
     async def _connect(self, name: str) -> asyncpg.Connection:
+        if self._closed:
+            raise RuntimeError("the phone path's store is closed")
         return await asyncpg.connect(
             self._dsn, timeout=CHECK_TIMEOUT, server_settings={"application_name": name}
         )
@@ -395,6 +399,8 @@ class PgHotStore:
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
+                    if self._closed:
+                        raise RuntimeError("the phone path's store is closed")
                     self._pool = await asyncpg.create_pool(
                         self._dsn,
                         min_size=1,
@@ -405,6 +411,12 @@ class PgHotStore:
         return self._pool
 
     async def close(self) -> None:
+        self._closed = True
+        for task in (self._checker, self._binding):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         watch, self._watch = self._watch, None  # (so that its closing is not taken for a loss)
         for conn in (watch, self._binder):
             if conn is not None and not conn.is_closed():
