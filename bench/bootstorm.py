@@ -450,7 +450,11 @@ def create_database(spec: str, work: Path) -> tuple[str, str]:
         finally:
             await engine.dispose()
 
-    asyncio.run(upgrade())
+    try:
+        asyncio.run(upgrade())
+    except BaseException:
+        drop_database(spec, url)
+        raise
     return "postgresql", url
 
 
@@ -502,8 +506,9 @@ def main() -> int:
         for spec in specs:
             folder = work / f"db{len(targets)}"
             folder.mkdir()
-            name, url = create_database(spec, folder)
+            kind_of, url = create_database(spec, folder)
             created.append((spec, url))
+            name = kind_of if kind_of not in phones else f"{kind_of}{len(targets) + 1}"
             target = Target(name, url, free_port(), folder)
             settings = replace(
                 Settings.from_env({}),
