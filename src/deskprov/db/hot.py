@@ -125,7 +125,7 @@ class PendingBind:
     done: asyncio.Future[str | None]
 
 
-def bind_stmt(url_id: Any, mac: Any) -> Any:
+def _bind_stmt(url_id: Any, mac: Any) -> Any:
     return (
         update(ProvisioningUrl)
         .where(ProvisioningUrl.id == url_id, ProvisioningUrl.mac.is_(None))
@@ -206,7 +206,7 @@ class SqliteHotStore:
         self._binds: list[PendingBind] = []
         self._binding = False
         dialect = self._engine.dialect
-        bind = bind_stmt(bindparam("url_id"), bindparam("mac")).compile(dialect=dialect)
+        bind = _bind_stmt(bindparam("url_id"), bindparam("mac")).compile(dialect=dialect)
         self._bind_sql, self._bind_names = str(bind), tuple(bind.positiontup or ())
         table = AuditEvent.__table__
         audit = (
@@ -362,7 +362,7 @@ class AsyncHotStore:
 
     async def bind(self, url_id: str, mac: str, event: dict[str, Any]) -> str | None:
         async with self._engine.begin() as conn:
-            if (await conn.execute(bind_stmt(url_id, mac))).rowcount == 1:
+            if (await conn.execute(_bind_stmt(url_id, mac))).rowcount == 1:
                 await conn.execute(insert(AuditEvent).values(**event))
             bound = (
                 await conn.execute(select(ProvisioningUrl.mac).where(ProvisioningUrl.id == url_id))

@@ -24,8 +24,9 @@ Each check also looks at the key file (``refresh_keys``), so that a signing key 
 host is refused on the very next fetch (the phone service asks for the key after the state).
 
 Binds are batched as on SQLite: those that arrive while others are being written go together,
-in one transaction. Files' reads (``reader``) run compiled Core statements on a small pool of
-raw asyncpg connections: SQLAlchemy's cost per execution is several times a key lookup's.
+in one transaction (one statement: one round trip). Files' reads (``reader``) run compiled Core
+statements on a small pool of raw asyncpg connections: SQLAlchemy's cost per execution is
+several times a key lookup's.
 """
 
 from __future__ import annotations
@@ -33,17 +34,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import String, any_, bindparam, insert, select
+from sqlalchemy import String, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from deskprov.db.hot import URL_STATE, URL_STATES, PendingBind, Reader, UrlState, bind_stmt
+from deskprov.db.hot import URL_STATE, URL_STATES, PendingBind, Reader, UrlState
 from deskprov.db.models import AuditEvent, Organisation, ProvisioningUrl
 
 log = logging.getLogger(__name__)
@@ -66,13 +68,43 @@ def _any_id() -> Any:
 
 STATES = URL_STATE.where(ProvisioningUrl.id == _any_id())
 VERSIONS = select(Organisation.id, Organisation.data_version).where(Organisation.id == _any_id())
-# Binding locks its URLs in one order, so that two processes' batches cannot deadlock.
-LOCK = (
-    select(ProvisioningUrl.id, ProvisioningUrl.mac)
-    .where(ProvisioningUrl.id == _any_id())
-    .order_by(ProvisioningUrl.id)
-    .with_for_update()
-)
+
+
+def bind_sql(dialect: Any) -> tuple[str, tuple[str, ...]]:
+    """One statement (one round trip, one transaction) that binds a batch: each asked URL to
+    the first MAC asked for it if it is still unbound, with that bind's audit event, answering
+    every asked URL's MAC afterwards; and the audit columns its parameters 2.. are arrays of.
+
+    The URLs are locked first, in one order, so that two processes' batches cannot deadlock;
+    a URL bound meanwhile by another process is seen bound once its lock is had (READ
+    COMMITTED reads the newest version of a row it locks)."""
+    audit = AuditEvent.__table__
+    names = tuple(c.name for c in audit.c)
+    arrays = ", ".join(
+        f"${i}::{c.type.compile(dialect=dialect)}[]" for i, c in enumerate(audit.c, start=3)
+    )
+    columns = ", ".join(names)
+    sql = f"""
+        WITH asked AS (
+            SELECT * FROM unnest($1::varchar[], $2::varchar[], {arrays})
+                WITH ORDINALITY AS a(url_id, mac, {columns}, n)
+        ), locked AS (
+            SELECT id, mac FROM provisioning_urls WHERE id IN (SELECT url_id FROM asked)
+            ORDER BY id FOR UPDATE
+        ), won AS (
+            SELECT DISTINCT ON (asked.url_id) asked.*
+            FROM asked JOIN locked ON locked.id = asked.url_id AND locked.mac IS NULL
+            ORDER BY asked.url_id, asked.n
+        ), bound AS (
+            UPDATE provisioning_urls SET mac = won.mac FROM won
+            WHERE provisioning_urls.id = won.url_id
+        ), audited AS (
+            INSERT INTO audit_events ({columns}) SELECT {columns} FROM won
+        )
+        SELECT locked.id, coalesce(won.mac, locked.mac)
+        FROM locked LEFT JOIN won ON won.url_id = locked.id
+    """
+    return sql, names
 
 
 class Compiled:
@@ -87,18 +119,78 @@ class Compiled:
         return [values[name] for name in self.names]
 
 
-async def _no_reset(_conn: Any) -> None:
-    """Readers run single statements outside transactions: nothing to undo between uses (the
-    default reset is one more round trip per use)."""
+class Readers:
+    """A few connections for files' reads, each used by one read at a time. (asyncpg's own
+    pool spends twice a query's CPU on taking and giving back a connection.)"""
+
+    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], size: int) -> None:
+        self._connect = connect
+        self._size = size
+        self._opened = 0
+        self._idle: list[asyncpg.Connection] = []
+        self._waiting: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        conn = await self._take()
+        try:
+            rows = await conn.fetch(sql, *args, timeout=CHECK_TIMEOUT)
+        except BaseException:
+            conn.terminate()  # (in an unknown state: a read cut short, or a broken connection)
+            self._give(conn)
+            raise
+        self._give(conn)
+        return rows
+
+    async def _take(self) -> asyncpg.Connection:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._opened < self._size:
+                self._opened += 1
+                try:
+                    return await self._connect()
+                except BaseException:
+                    self._opened -= 1
+                    raise
+            waiter: asyncio.Future[asyncpg.Connection | None]
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiter)
+            try:
+                conn = await waiter
+            except asyncio.CancelledError:
+                handed = None if waiter.cancelled() or not waiter.done() else waiter.result()
+                if handed is not None:
+                    self._give(handed)  # (handed over just as this read was cancelled)
+                raise
+            if conn is not None:
+                return conn  # (None: one went away, so this read may open a new one)
+
+    def _give(self, conn: asyncpg.Connection) -> None:
+        handed: asyncpg.Connection | None = conn
+        if conn.is_closed():
+            self._opened -= 1
+            handed = None
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(handed)
+                return
+        if handed is not None:
+            self._idle.append(handed)
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close(timeout=CHECK_TIMEOUT)
 
 
 class PgReader:
     """A constant statement with named bind parameters (called with ``params``) runs compiled
     on the readers' pool; any other statement goes through SQLAlchemy."""
 
-    def __init__(self, engine: AsyncEngine, pool: asyncpg.Pool, compiled: dict[int, Any]) -> None:
+    def __init__(self, engine: AsyncEngine, readers: Readers, compiled: dict[int, Any]) -> None:
         self._engine = engine
-        self._pool = pool
+        self._readers = readers
         self._compiled = compiled
         self._conn: AsyncConnection | None = None  # taken from the engine only when needed
 
@@ -111,7 +203,7 @@ class PgReader:
         if found is None:
             found = self._compiled[id(stmt)] = (Compiled(stmt, self._engine.dialect), stmt)
         compiled: Compiled = found[0]  # (the statement is kept beside it: its id stays unique)
-        return await self._pool.fetch(compiled.sql, *compiled.args(params))
+        return await self._readers.fetch(compiled.sql, *compiled.args(params))
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -128,13 +220,10 @@ class PgHotStore:
         dialect = engine.dialect
         self._states_sql = Compiled(STATES, dialect).sql
         self._versions_sql = Compiled(VERSIONS, dialect).sql
-        self._lock_sql = Compiled(LOCK, dialect).sql
-        self._bind = Compiled(bind_stmt(bindparam("url_id"), bindparam("mac")), dialect)
-        table = AuditEvent.__table__
-        self._audit = Compiled(
-            insert(AuditEvent).values({c.name: bindparam(c.name) for c in table.c}), dialect
-        )
-        self._audit_columns = {c.name: c.type.bind_processor(dialect) for c in table.c}
+        self._bind_sql, self._audit_names = bind_sql(dialect)
+        self._audit_columns = {
+            c.name: c.type.bind_processor(dialect) for c in AuditEvent.__table__.c
+        }
         # What is kept: organisation id -> URL id -> state, every state of an organisation read
         # at the data version noted for it.
         self._kept: dict[str, dict[str, UrlState]] = {}
@@ -146,8 +235,7 @@ class PgHotStore:
         self._binder: asyncpg.Connection | None = None
         self._binds: list[PendingBind] = []
         self._binding: asyncio.Task[None] | None = None
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
+        self._readers = Readers(lambda: self._connect(READING), READERS)
         self._compiled: dict[int, Any] = {}
         self._closed = False
         self.checks = 0  # round trips made by checks
@@ -359,56 +447,32 @@ class PgHotStore:
         transaction; the MAC each URL is bound to afterwards (None: no such URL)."""
         if self._binder is None or self._binder.is_closed():
             self._binder = await self._connect(BINDING)
-        conn = self._binder
         columns: dict[str, Any] = self._audit_columns
-        async with conn.transaction():
-            locked = await conn.fetch(self._lock_sql, sorted({b.url_id for b in batch}))
-            macs: dict[str, str | None] = {url_id: mac for url_id, mac in locked}
-            won = []
-            for item in batch:
-                if item.url_id in macs and macs[item.url_id] is None:
-                    macs[item.url_id] = item.mac
-                    won.append(item)
-            if won:
-                await conn.executemany(
-                    self._bind.sql,
-                    [self._bind.args({"url_id": w.url_id, "mac": w.mac}) for w in won],
-                )
-                await conn.executemany(
-                    self._audit.sql,
-                    [
-                        [
-                            columns[n](w.event[n]) if columns[n] else w.event[n]
-                            for n in self._audit.names
-                        ]
-                        for w in won
-                    ],
-                )
+        audit = [
+            [
+                columns[name](item.event[name]) if columns[name] else item.event[name]
+                for item in batch
+            ]
+            for name in self._audit_names
+        ]
+        rows = await self._binder.fetch(
+            self._bind_sql,
+            [item.url_id for item in batch],
+            [item.mac for item in batch],
+            *audit,
+            timeout=CHECK_TIMEOUT,
+        )
+        macs: dict[str, str | None] = {url_id: mac for url_id, mac in rows}
         return [macs.get(item.url_id) for item in batch]
 
     # --- files' reads -----------------------------------------------------------------------
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Reader]:
-        reader = PgReader(self._engine, await self._readers(), self._compiled)
+        reader = PgReader(self._engine, self._readers, self._compiled)
         try:
             yield reader
         finally:
             await reader.close()
-
-    async def _readers(self) -> asyncpg.Pool:
-        if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    if self._closed:
-                        raise RuntimeError("the phone path's store is closed")
-                    self._pool = await asyncpg.create_pool(
-                        self._dsn,
-                        min_size=1,
-                        max_size=READERS,
-                        reset=_no_reset,
-                        server_settings={"application_name": READING},
-                    )
-        return self._pool
 
     async def close(self) -> None:
         self._closed = True
@@ -422,6 +486,4 @@ class PgHotStore:
             if conn is not None and not conn.is_closed():
                 await conn.close(timeout=CHECK_TIMEOUT)
         self._binder = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._readers.close()
