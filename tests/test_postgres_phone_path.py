@@ -1,6 +1,7 @@
 """The PostgreSQL phone path (db/pghot.py) keeps URL states in each process and never serves
-them stale: a change through one server is served on the very next fetch through another, even
-before (or without) its notification, and a lost notification connection drops what was kept.
+them stale: a change through one server is served on the very next fetch through another, a
+bind whose notification never comes is still honoured, and a lost notification connection
+drops what was kept.
 
 PostgreSQL only: these run on the suite's PostgreSQL run (DESKPROV_TEST_POSTGRES_URL)."""
 
@@ -20,7 +21,7 @@ from deskprov.db.pghot import LISTENING, PgHotStore
 from tests import databases, phone_parsers
 from tests.api.test_phone import YEALINK_MAC, YEALINK_UA, expect_refused, fetch
 from tests.conftest import Api
-from tests.factories import phone_setup
+from tests.factories import make_url, phone_setup
 from tests.test_cli import get, run
 from tests.test_two_servers import two_servers
 
@@ -95,7 +96,7 @@ async def password_of(client: TestClient, url: dict[str, str]) -> str:
     return phone_parsers.yealink_cfg(await resp.read())["account.1.password"]
 
 
-async def test_the_next_fetch_sees_a_commit_even_without_its_notification(
+async def test_the_next_fetch_sees_a_change_and_a_silent_bind_is_still_honoured(
     api: Api, client: TestClient
 ) -> None:
     s = await phone_setup(api)
@@ -107,11 +108,26 @@ async def test_the_next_fetch_sees_a_commit_even_without_its_notification(
     assert isinstance(hot, PgHotStore)
     assert await password_of(client, url) == "Sup3rSecretPass"
     assert hot.kept == 1
-    # Silenced: only the check made for each batch of fetches can tell of the changes below.
-    await sql(client, "ALTER TABLE organisations DISABLE TRIGGER organisations_notify_version")
-    await api.patch(path, {"password": "Unannounced-Passw0rd"})
-    assert hot.kept == 1  # (nothing told this process)
-    assert await password_of(client, url) == "Unannounced-Passw0rd"
+    # Nothing tells this process of the change: the check made for the next fetch does.
+    await api.patch(path, {"password": "Next-Fetch-Passw0rd"})
+    assert hot.kept == 1
+    assert await password_of(client, url) == "Next-Fetch-Passw0rd"
+
+    # A URL kept unbound, then bound by another process whose notification never comes: the
+    # bind it tries finds it bound, so another phone is still refused and the winner served.
+    unbound = await make_url(api, s["pa"], s["user"]["id"], "yealink")
+    assert (await fetch(client, unbound, "y000000000066.cfg", "Yealink SIP-T46S")).status == 200
+    assert hot.kept_state(api.org_id, unbound["id"]) is not None
+    await sql(
+        client, "ALTER TABLE provisioning_urls DISABLE TRIGGER provisioning_urls_notify_binding"
+    )
+    await sql(
+        client, f"UPDATE provisioning_urls SET mac = '805ec0000077' WHERE id = '{unbound['id']}'"
+    )
+    await expect_refused(client, unbound, f"{YEALINK_MAC}.cfg", YEALINK_UA)
+    winner = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:77"
+    assert (await fetch(client, unbound, "805ec0000077.cfg", winner)).status == 200
+
     await api.delete(f"/provider-accounts/{s['pa']}/provisioning-urls/{url['id']}")
     await expect_refused(client, url, f"{YEALINK_MAC}.cfg", YEALINK_UA)
 
@@ -136,11 +152,18 @@ async def test_a_lost_notification_connection_drops_what_was_kept_and_recovers(
     )
     await until(lambda: hot.kept == 0)  # noticed at once, without a fetch: nothing trusted
 
-    # Told of nothing while it was gone, the next fetch still serves what changed...
+    # The next fetch serves what changed meanwhile...
     await api.patch(path, {"password": "While-Away-Passw0rd"})
     assert await password_of(client, url) == "While-Away-Passw0rd"
     assert (hot.kept, hot.listening) == (1, 2)  # ...on a new connection,
-    # which is told of changes again: this one drops what was kept before any fetch.
-    await api.patch(path, {"password": "Told-Again-Passw0rd"})
-    await until(lambda: hot.kept == 0)
-    assert await password_of(client, url) == "Told-Again-Passw0rd"
+    # which is told of binds again: one made elsewhere reaches what is kept, before any fetch.
+    unbound = await make_url(api, s["pa"], s["user"]["id"], "yealink")
+    assert (await fetch(client, unbound, "y000000000066.cfg", "Yealink SIP-T46S")).status == 200
+    kept = hot.kept_state(api.org_id, unbound["id"])
+    assert kept is not None and kept.mac is None
+    await sql(
+        client, f"UPDATE provisioning_urls SET mac = '805ec0000077' WHERE id = '{unbound['id']}'"
+    )
+    await until(
+        lambda: getattr(hot.kept_state(api.org_id, unbound["id"]), "mac", None) == "805ec0000077"
+    )

@@ -7,18 +7,19 @@ such thing, so:
 
 - Kept per process: each fetched URL's state (revoked, expiry, bound MAC, the organisation's
   data version), grouped by organisation, with the data version it was read at.
-- Told by the database: triggers (migration 0006) NOTIFY from inside the committing transaction
-  every move of an organisation's data version (every change through the API moves it,
-  revocations included) and every MAC bound to a URL. One connection per process LISTENs: a
-  moved version drops what is kept for that organisation; a binding updates its URL.
-- Checked per batch, for the moment between a commit and its notification: the fetches in
-  flight wait together for one round trip, on that same connection, sent after all of them
-  arrived, that reads their organisations' data versions (and the whole state of URLs not kept).
-  So a fetch that arrives after a commit is always answered from after it. PostgreSQL sends a
-  listener the notifications of earlier commits before a query's answer, so the check rarely
-  finds anything new; when it does, what was kept for that organisation is dropped.
-- A lost listening connection drops everything kept (notifications may have been missed); the
-  next check connects again, and a check that fails is tried once more on a new connection.
+- Checked per batch: the fetches in flight wait together for one round trip, sent after all of
+  them arrived, that reads their organisations' data versions (every change through the API
+  moves its organisation's, revocations included), and the whole state of URLs not kept. A
+  version that moved drops what was kept for its organisation. So a fetch that arrives after a
+  commit is always answered from after it: a prepared statement on a raw asyncpg connection,
+  shared by the batch, instead of a read through the ORM per fetch.
+- Told by the database: a bind (a phone's first fetch) does not move the data version, so a
+  trigger (migration 0006) NOTIFYs it from inside the committing transaction, and the checking
+  connection LISTENs: the bound URL's kept state takes the MAC. (Missing one would cost no
+  freshness, only a bind statement that finds the URL bound. Versions are not notified:
+  PostgreSQL serialises all notifying commits of a cluster, and every API write moves one.)
+- A lost connection drops everything kept (notifications may have been missed); the next check
+  connects again, and a check that fails is tried once more on a new connection.
 
 Each check also looks at the key file (``refresh_keys``), so that a signing key retired on this
 host is refused on the very next fetch (the phone service asks for the key after the state).
@@ -50,7 +51,7 @@ from deskprov.db.models import AuditEvent, Organisation, ProvisioningUrl
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "deskprov_phone_path"  # what migration 0006's triggers NOTIFY
+CHANNEL = "deskprov_phone_path"  # what migration 0006's trigger NOTIFYs
 CHECK_TIMEOUT = 5.0  # seconds; a check taking longer gives its connection up
 READERS = 4  # connections for files' reads
 # What each connection calls itself (pg_stat_activity.application_name):
@@ -294,7 +295,7 @@ class PgHotStore:
         orgs = {org_id for _, org_id, _ in batch}
         while True:
             misses = list(
-                {u for u, o, _ in batch if u not in read and self._kept_state(o, u) is None}
+                {u for u, o, _ in batch if u not in read and self.kept_state(o, u) is None}
             )
             if misses:
                 rows = await conn.fetch(self._states_sql, misses, timeout=CHECK_TIMEOUT)
@@ -314,18 +315,19 @@ class PgHotStore:
                     self._seen(org_id, versions.get(org_id))
                 checked |= unchecked
             # (a version that moved dropped what was kept for its organisation: read those now)
-            if all(u in read or self._kept_state(o, u) is not None for u, o, _ in batch):
+            if all(u in read or self.kept_state(o, u) is not None for u, o, _ in batch):
                 break
         for fresh in read.values():
             if fresh is not None:
                 self._keep(fresh)
         answers = []
         for url_id, org_id, _ in batch:
-            found = read[url_id] if url_id in read else self._kept_state(org_id, url_id)
+            found = read[url_id] if url_id in read else self.kept_state(org_id, url_id)
             answers.append(found if found is not None and found.org_id == org_id else None)
         return answers
 
-    def _kept_state(self, org_id: str, url_id: str) -> UrlState | None:
+    def kept_state(self, org_id: str, url_id: str) -> UrlState | None:
+        """What is kept of a URL, if anything (as it was last checked)."""
         urls = self._kept.get(org_id)
         return None if urls is None else urls.get(url_id)
 
@@ -384,20 +386,16 @@ class PgHotStore:
 
     def _notified(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
-            kind, org_id, *rest = str(payload).split(" ")
-            if kind == "o":
-                version = int(rest[0])
-                if org_id in self._versions and version > self._versions[org_id]:
-                    self._drop(org_id)
-                    self._versions[org_id] = version
-            elif kind == "u":
-                url_id, mac = rest
-                self._bound(org_id, url_id, mac or None)
+            kind, org_id, url_id, mac = str(payload).split(" ")
         except ValueError:
+            kind = ""
+        if kind != "u":
             log.error("unexpected notification on %s: %r", CHANNEL, str(payload)[:200])
+            return
+        self._bound(org_id, url_id, mac or None)
 
     def _bound(self, org_id: str, url_id: str, mac: str | None) -> None:
-        state = self._kept_state(org_id, url_id)
+        state = self.kept_state(org_id, url_id)
         if state is not None and state.mac != mac:
             self._kept[org_id][url_id] = replace(state, mac=mac)
 
