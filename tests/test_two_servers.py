@@ -53,7 +53,9 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[Instance, Instance, dict[str, 
         yield Instance(env, api_key), Instance(other, api_key), dict(DEMO_LINE.findall(demo.stdout))
 
 
-def test_an_edit_through_one_is_served_by_the_other(tmp_path: Path) -> None:
+def test_changes_through_one_are_served_by_the_other_on_the_next_fetch(tmp_path: Path) -> None:
+    """A password change, a key, a binding and a revocation (key retirement: PostgreSQL only,
+    test_postgres_phone_path.py)."""
     with two_servers(tmp_path) as (a, b, urls):
         mac = "805ec0000002"
         status, body = b.fetch(urls["yealink"], mac)
@@ -86,6 +88,21 @@ def test_an_edit_through_one_is_served_by_the_other(tmp_path: Path) -> None:
             },
         )
         assert b"Lobby-Key" in a.fetch(urls["yealink"], mac)[1]
+
+        # A binding: B keeps a new URL's state unbound (a fetch without a MAC), a phone binds
+        # it through A, and B refuses any other phone at once; then a revocation through A.
+        user = a.api("GET", "/users")["items"][0]["id"]
+        new = a.api(
+            "POST",
+            f"/provider-accounts/{account}/provisioning-urls",
+            {"user_id": user, "vendor": "yealink"},
+        )
+        assert get(new["url"].replace(a.base, b.base) + "y000000000066.cfg", "Yealink")[0] == 200
+        assert a.fetch(new["url"], "805ec0000077")[0] == 200
+        assert b.fetch(new["url"], "805ec0000078")[0] == 404
+        assert b.fetch(new["url"], "805ec0000077")[0] == 200
+        a.api("DELETE", f"/provider-accounts/{account}/provisioning-urls/{new['id']}")
+        assert b.fetch(new["url"], "805ec0000077")[0] == 404
 
 
 def test_phones_racing_for_one_unbound_url_bind_exactly_one_mac(tmp_path: Path) -> None:
