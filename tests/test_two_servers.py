@@ -54,8 +54,8 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[Instance, Instance, dict[str, 
 
 
 def test_changes_through_one_are_served_by_the_other_on_the_next_fetch(tmp_path: Path) -> None:
-    """A password change, a key, a binding and a revocation (key retirement: PostgreSQL only,
-    test_postgres_phone_path.py)."""
+    """A password change, a key, phone settings, the phones' admin password, a binding and a
+    revocation (key retirement: PostgreSQL only, test_postgres_phone_path.py)."""
     with two_servers(tmp_path) as (a, b, urls):
         mac = "805ec0000002"
         status, body = b.fetch(urls["yealink"], mac)
@@ -88,6 +88,16 @@ def test_changes_through_one_are_served_by_the_other_on_the_next_fetch(tmp_path:
             },
         )
         assert b"Lobby-Key" in a.fetch(urls["yealink"], mac)[1]
+
+        # Phone settings and the phones' admin password, changed through A, on B's next fetch.
+        settings = f"/provider-accounts/{account}/phone-settings"
+        a.api("PATCH", settings, {"ntp_servers": ["ntp.other-instance.example"]})
+        body = b.fetch(urls["yealink"], mac)[1]
+        assert b"local_time.ntp_server1 = ntp.other-instance.example" in body
+        a.api("POST", settings + "/rotate-admin-password")
+        password = a.api("POST", settings + "/reveal-admin-password")["password"]
+        line = f"static.security.user_password = admin:{password}".encode()
+        assert line not in body and line in b.fetch(urls["yealink"], mac)[1]
 
         # A binding: B keeps a new URL's state unbound (a fetch without a MAC), a phone binds
         # it through A, and B refuses any other phone at once; then a revocation through A.

@@ -304,8 +304,12 @@ class PhoneService:
                 Refusal(req.address, "unknown", method, redact(req.filename[:64]), visit.now)
             )
             return None, refused("unknown")
-        if self.deps.keyring.signing_key(visit.claims.key_id) is None:  # retired meanwhile
-            log.info("refused %s from %s: unknown_key token", req.filename[:64], req.address)
+        if self.deps.keyring.signing_key(visit.claims.key_id) is None:
+            # Retired since the token was checked: the PostgreSQL store looks at the key file
+            # again with each batch's check, so this fetch is refused as a later one would be.
+            self.refusals.note(
+                Refusal(req.address, "unknown_key", method, redact(req.filename[:64]), visit.now)
+            )
             return None, refused("unknown_key")
         reason = self._reason(url, visit)
         if reason is None and visit.match is None:
