@@ -1,6 +1,7 @@
 """Boot-storm benchmark: deskprov's phone endpoint against a bare aiohttp baseline, in one run.
 
     .venv/bin/python bench/bootstorm.py --phones 10000 [--workers 2] [--duration 10]
+        [--database-url sqlite --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
 Builds N phones' data in a fresh database through the real services (users, SIP users, keys,
 provisioning URLs; vendors mixed), starts the real server (`deskprov serve`), and plays:
@@ -11,12 +12,19 @@ provisioning URLs; vendors mixed), starts the real server (`deskprov serve`), an
 - close:   the same with a new connection per request;
 - polling: the same with If-None-Match, answered 304.
 
+Each --database-url is one server under test: `sqlite` (the default) is a fresh file; a
+PostgreSQL URL names a running server's maintenance database, in which the bench creates a
+database of its own (dropped at the end; it starts no PostgreSQL itself). With several, every
+server is built and storms first (each cold), then every round measures each in turn.
+
 The baseline is a bare aiohttp app returning a constant body of the same mean size, measured with
 the same requests in the same run: each steady phase runs --rounds times, ours then the
 baseline's straight after, and the round with the median ratio is reported (with every round's
-ratio), because this kind of VM drifts in speed by a third within minutes. Load comes from wrk
-(Debian package) with bench/storm.lua when it is installed, else from an aiohttp client. Prints
-one JSON line: req/s, p50/p99, storm seconds, peak RSS, and each figure's ratio to the baseline.
+ratio), because this kind of VM drifts in speed by a third within minutes; a second database is
+compared with the first the same way, round by round. Load comes from wrk (Debian package) with
+bench/storm.lua when it is installed, else from an aiohttp client. Prints one JSON line: per
+database req/s, p50/p99, storm seconds, peak RSS, and each figure's ratio to the baseline (and,
+with several databases, to the first one's).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +53,11 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+from sqlalchemy import text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from deskprov.db import migrate  # noqa: E402
+from deskprov.db.engine import make_engine  # noqa: E402
 from deskprov.domain.roles import Actor, Role  # noqa: E402
 from deskprov.schemas import account as acc  # noqa: E402
 from deskprov.schemas import organisation as org  # noqa: E402
@@ -389,6 +403,12 @@ def median_round(rounds: list[tuple[Result, Result]]) -> dict[str, Any]:
     }
 
 
+def median_ratio(ours: list[Result], theirs: list[Result]) -> dict[str, Any]:
+    """Round by round, ours over theirs: the median, and every round's."""
+    ratios = [o.rps / t.rps for o, t in zip(ours, theirs, strict=True)]
+    return {"ratio": round(statistics.median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
+
+
 def load(kind: str, base: str, lines: Path, **kw: object) -> Result:
     if kind == "wrk":
         return run_wrk(base, lines, **kw)  # type: ignore[arg-type]
@@ -417,6 +437,63 @@ async def collect(base: str, phones: list[Phone]) -> tuple[list[tuple[str, str, 
     return rows, int(statistics.mean(sizes))
 
 
+@dataclass
+class Target:
+    """One deskprov server under test, on a database of its own."""
+
+    name: str  # "sqlite" or "postgresql"
+    database_url: str
+    port: int
+    work: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def create_database(spec: str, work: Path) -> tuple[str, str]:
+    """(name, URL) of a fresh database for ``spec``: a new SQLite file, or a new database on
+    the PostgreSQL server whose maintenance database ``spec`` names (migrated)."""
+    if spec == "sqlite":
+        return "sqlite", f"sqlite+aiosqlite:///{work}/bench.db"
+    server = make_url(spec)
+    if server.get_backend_name() != "postgresql":
+        raise SystemExit(f"--database-url: sqlite or a PostgreSQL URL, not {spec}")
+    name = f"deskprov_bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(spec, f"CREATE DATABASE {name}"))
+    url = server.set(database=name).render_as_string(hide_password=False)
+
+    async def upgrade() -> None:
+        engine = make_engine(url)
+        try:
+            await migrate.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(upgrade())
+    except BaseException:
+        drop_database(spec, url)
+        raise
+    return "postgresql", url
+
+
+def drop_database(spec: str, url: str) -> None:
+    if spec != "sqlite":
+        asyncio.run(
+            _admin(spec, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+        )
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phones", type=int, default=1000)
@@ -431,100 +508,172 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--loadgen", choices=("auto", "wrk", "aiohttp"), default="auto")
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        dest="databases",
+        help="sqlite (default) or a PostgreSQL server's maintenance database URL; repeatable",
+    )
     args = parser.parse_args()
+    specs: list[str] = args.databases or ["sqlite"]
+    if len(set(specs)) != len(specs):
+        raise SystemExit("--database-url: each database once")
     kind = args.loadgen if args.loadgen != "auto" else ("wrk" if shutil.which("wrk") else "aiohttp")
     work = Path(tempfile.mkdtemp(prefix="deskprov-bench-"))
-    port, base_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = replace(
-        Settings.from_env({}),
-        database_url=f"sqlite+aiosqlite:///{work}/bench.db",
-        key_file=work / "bench.keys",
-        public_url=base,
-        port=port,
-    )
-    t0 = time.perf_counter()
-    phones = asyncio.run(build(settings, args.phones, args.sip_users))
-    build_seconds = round(time.perf_counter() - t0, 1)
-    env = {
-        **os.environ,
-        "DESKPROV_DATABASE_URL": settings.database_url,
-        "DESKPROV_KEY_FILE": str(settings.key_file),
-        "DESKPROV_PUBLIC_URL": base,
-        "DESKPROV_PORT": str(port),
-    }
-    storm_rows = [(p.url.split(base, 1)[1] + f, p.user_agent, "") for p in phones for f in p.files]
-    storm_file = write_lines(work / "storm.txt", storm_rows)
+    created: list[tuple[str, str]] = []
+    try:
+        targets, phones, builds = [], {}, {}
+        for spec in specs:
+            folder = work / f"db{len(targets)}"
+            folder.mkdir()
+            kind_of, url = create_database(spec, folder)
+            created.append((spec, url))
+            name = kind_of if kind_of not in phones else f"{kind_of}{len(targets) + 1}"
+            target = Target(name, url, free_port(), folder)
+            settings = replace(
+                Settings.from_env({}),
+                database_url=url,
+                key_file=folder / "bench.keys",
+                public_url=target.base,
+                port=target.port,
+            )
+            t0 = time.perf_counter()
+            phones[name] = asyncio.run(build(settings, args.phones, args.sip_users))
+            builds[name] = round(time.perf_counter() - t0, 1)
+            targets.append(target)
+        report = measure(args, kind, work, targets, phones)
+        for target in targets:
+            report["databases"][target.name]["build_seconds"] = builds[target.name]
+    finally:
+        for spec, url in created:
+            drop_database(spec, url)
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(report))
+    return 0
+
+
+def measure(
+    args: argparse.Namespace,
+    kind: str,
+    work: Path,
+    targets: list[Target],
+    phones: dict[str, list[Phone]],
+) -> dict[str, Any]:
     common = dict(duration=args.duration, connections=args.connections, threads=args.threads)
     storm_kw = dict(common, duration=600)
-
     serve = [sys.executable, "-m", "deskprov", "serve"]
     if args.workers > 1:
         serve += ["--workers", str(args.workers)]
+    base_port = free_port()
     other = f"http://127.0.0.1:{base_port}"
+    storm_files = {
+        t.name: write_lines(
+            t.work / "storm.txt",
+            [
+                (p.url.split(t.base, 1)[1] + f, p.user_agent, "")
+                for p in phones[t.name]
+                for f in p.files
+            ],
+        )
+        for t in targets
+    }
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(running(serve, env, work / "server.log"))
-        wait_for(port, "/healthz")
-        cpu_before = cpu_seconds(server.pid)
-        storm = load(kind, base, storm_file, storm=True, close=False, **storm_kw)
-        storm_cpu = cpu_seconds(server.pid) - cpu_before
-        rows, size = asyncio.run(collect(base, phones))
-        fetch_file = write_lines(work / "fetch.txt", [(p, a, "") for p, a, _ in rows])
-        poll_file = write_lines(work / "poll.txt", rows)
+        servers, storms, fetch_files, poll_files, sizes = {}, {}, {}, {}, []
+        for t in targets:
+            env = {
+                **os.environ,
+                "DESKPROV_DATABASE_URL": t.database_url,
+                "DESKPROV_KEY_FILE": str(t.work / "bench.keys"),
+                "DESKPROV_PUBLIC_URL": t.base,
+                "DESKPROV_PORT": str(t.port),
+            }
+            servers[t.name] = stack.enter_context(running(serve, env, t.work / "server.log"))
+            wait_for(t.port, "/healthz")
+        storm_cpu = {}
+        for t in targets:  # every server's storm before anything else warms any of them
+            cpu_before = cpu_seconds(servers[t.name].pid)
+            storms[t.name] = load(
+                kind, t.base, storm_files[t.name], storm=True, close=False, **storm_kw
+            )
+            storm_cpu[t.name] = cpu_seconds(servers[t.name].pid) - cpu_before
+        for t in targets:
+            rows, size = asyncio.run(collect(t.base, phones[t.name]))
+            fetch_files[t.name] = write_lines(
+                t.work / "fetch.txt", [(p, a, "") for p, a, _ in rows]
+            )
+            poll_files[t.name] = write_lines(t.work / "poll.txt", rows)
+            sizes.append(size)
         # The baseline answers with a body of our files' mean size, so it starts now.
+        size = sizes[0]
         baseline_cmd = [sys.executable, str(HERE / "baseline.py"), str(base_port), str(size)]
         baseline = stack.enter_context(running(baseline_cmd, dict(os.environ), None))
         wait_for(base_port, "/")
-        b_storm = load(kind, other, storm_file, storm=True, close=False, **storm_kw)
+        first = targets[0].name
+        b_storm = load(kind, other, storm_files[first], storm=True, close=False, **storm_kw)
 
-        def rounds(ours: Path, theirs: Path, close: bool) -> list[tuple[Result, Result]]:
-            """Each round: our server, then the baseline at once, so that both see the machine
-            in the same state (this VM's speed drifts by a third within minutes)."""
-            return [
-                (
-                    load(kind, base, ours, storm=False, close=close, **common),
-                    load(kind, other, theirs, storm=False, close=close, **common),
-                )
-                for _ in range(args.rounds)
-            ]
+        def rounds(files: dict[str, Path], close: bool) -> dict[str, list[tuple[Result, Result]]]:
+            """Each round: every server in turn, then the baseline at once, so that all see the
+            machine in the same state (this VM's speed drifts by a third within minutes)."""
+            measured: dict[str, list[tuple[Result, Result]]] = {t.name: [] for t in targets}
+            for _ in range(args.rounds):
+                ours = {
+                    t.name: load(kind, t.base, files[t.name], storm=False, close=close, **common)
+                    for t in targets
+                }
+                theirs = load(kind, other, fetch_files[first], storm=False, close=close, **common)
+                for name, result in ours.items():
+                    measured[name].append((result, theirs))
+            return measured
 
-        steady = rounds(fetch_file, fetch_file, close=False)
-        close = rounds(fetch_file, fetch_file, close=True)
-        polling = rounds(poll_file, fetch_file, close=False)  # against the baseline's 200s
-        rss, b_rss = peak_rss_mb(server.pid), peak_rss_mb(baseline.pid)
+        phases = {
+            "steady": rounds(fetch_files, close=False),
+            "new_connection": rounds(fetch_files, close=True),
+            "polling_304": rounds(poll_files, close=False),  # against the baseline's 200s
+        }
+        rss = {t.name: peak_rss_mb(servers[t.name].pid) for t in targets}
+        b_rss = peak_rss_mb(baseline.pid)
 
-    figures = {
-        "steady": median_round(steady),
-        "new_connection": median_round(close),
-        "polling_304": median_round(polling),
-        "storm": {
-            "seconds": storm.seconds,
-            "requests": storm.requests,
-            "baseline_seconds": b_storm.seconds,
-            "ratio": round(storm.seconds / b_storm.seconds, 3),
-            "rps": storm.rps,
-            # (the server's CPU per request: less sensitive to other load than the seconds)
-            "cpu_us_per_request": round(storm_cpu / storm.requests * 1e6),
-        },
+    databases: dict[str, dict[str, Any]] = {}
+    for t in targets:
+        storm = storms[t.name]
+        databases[t.name] = {
+            **{phase: median_round(measured[t.name]) for phase, measured in phases.items()},
+            "storm": {
+                "seconds": storm.seconds,
+                "requests": storm.requests,
+                "baseline_seconds": b_storm.seconds,
+                "ratio": round(storm.seconds / b_storm.seconds, 3),
+                "rps": storm.rps,
+                # (the server's CPU per request: less sensitive to other load than the seconds)
+                "cpu_us_per_request": round(storm_cpu[t.name] / storm.requests * 1e6),
+            },
+            "peak_rss_mb": rss[t.name],
+        }
+    report: dict[str, Any] = {
+        "phones": args.phones,
+        "sip_users": max(args.phones, args.sip_users),
+        "workers": args.workers,
+        "loadgen": kind,
+        "access_log": os.environ.get("DESKPROV_ACCESS_LOG", "on"),
+        "body_bytes": size,
+        "databases": databases,
+        "baseline_peak_rss_mb": b_rss,
     }
-    print(
-        json.dumps(
-            {
-                "phones": args.phones,
-                "sip_users": max(args.phones, args.sip_users),
-                "workers": args.workers,
-                "loadgen": kind,
-                "access_log": os.environ.get("DESKPROV_ACCESS_LOG", "on"),
-                "body_bytes": size,
-                "build_seconds": build_seconds,
-                **figures,
-                "peak_rss_mb": rss,
-                "baseline_peak_rss_mb": b_rss,
+    if len(targets) > 1:  # each later database against the first, round by round
+        report[f"versus_{first}"] = {
+            t.name: {
+                **{
+                    phase: median_ratio(
+                        [o for o, _ in measured[t.name]], [o for o, _ in measured[first]]
+                    )
+                    for phase, measured in phases.items()
+                },
+                "storm_seconds": round(storms[t.name].seconds / storms[first].seconds, 3),
+                "peak_rss": round(rss[t.name] / rss[first], 3),
             }
-        )
-    )
-    shutil.rmtree(work, ignore_errors=True)
-    return 0
+            for t in targets[1:]
+        }
+    return report
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The boot-storm benchmark runs end to end (tiny and short: figures come from real runs)."""
+"""The boot-storm benchmark runs end to end (tiny and short: figures come from real runs); on the
+suite's PostgreSQL run, on SQLite and PostgreSQL side by side."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import databases
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "bootstorm.py"
 
 
 def test_benchmark_runs_and_reports_ratios() -> None:
+    compared = ["--database-url", "sqlite", "--database-url", databases.POSTGRES_URL]
     out = subprocess.run(
         [
             sys.executable,
@@ -25,6 +29,7 @@ def test_benchmark_runs_and_reports_ratios() -> None:
             "4",
             "--loadgen",
             "aiohttp",
+            *(compared if databases.ON_POSTGRES else []),
         ],
         capture_output=True,
         text=True,
@@ -33,11 +38,20 @@ def test_benchmark_runs_and_reports_ratios() -> None:
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["phones"] == 6 and report["loadgen"] == "aiohttp"
-    for phase in ("steady", "new_connection", "polling_304"):
-        assert report[phase]["rps"] > 0 and report[phase]["ratio"] > 0
-        assert (
-            len(report[phase]["ratios"]) == 2 and report[phase]["ratio"] in report[phase]["ratios"]
-        )
-        assert report[phase]["bad"] == 0, phase
-    assert report["storm"]["requests"] == 12  # 6 phones, vendors mixed: 2 + 3 + 1 files each
-    assert report["storm"]["seconds"] > 0 and report["peak_rss_mb"] > 0
+    names = ["sqlite", "postgresql"] if databases.ON_POSTGRES else ["sqlite"]
+    assert list(report["databases"]) == names
+    for figures in report["databases"].values():
+        for phase in ("steady", "new_connection", "polling_304"):
+            assert figures[phase]["rps"] > 0 and figures[phase]["ratio"] > 0
+            assert (
+                len(figures[phase]["ratios"]) == 2
+                and figures[phase]["ratio"] in figures[phase]["ratios"]
+            )
+            assert figures[phase]["bad"] == 0, phase
+        assert figures["storm"]["requests"] == 12  # 6 phones, vendors mixed: 2 + 3 + 1 files each
+        assert figures["storm"]["seconds"] > 0 and figures["peak_rss_mb"] > 0
+    if databases.ON_POSTGRES:
+        versus = report["versus_sqlite"]["postgresql"]
+        assert len(versus["steady"]["ratios"]) == 2 and versus["peak_rss"] > 0
+    else:
+        assert "versus_sqlite" not in report

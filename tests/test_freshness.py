@@ -33,7 +33,7 @@ async def as_another_process(settings: Settings, model: Any, change: Any) -> Non
             row = await s.scalar(select(model).where(FIRST[model]))
         assert row is not None
         await change(sv, Scope(Actor(row.org_id, "test", Role.admin), row.account_id), row)
-        sv.phone.hot.close()
+        await sv.phone.hot.close()
 
 
 FIRST: dict[Any, Any] = {

@@ -18,8 +18,9 @@ YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 {colons}"
 
 
 class Instance:
-    def __init__(self, port: str, api_key: str) -> None:
-        self.base = f"http://127.0.0.1:{port}"
+    def __init__(self, env: dict[str, str], api_key: str) -> None:
+        self.env = env  # also what a command run beside this server needs
+        self.base = f"http://127.0.0.1:{env['DESKPROV_PORT']}"
         self.api_key = api_key
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -30,7 +31,8 @@ class Instance:
             headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.load(resp)
+            answer = resp.read()
+            return json.loads(answer) if answer else None
 
     def fetch(self, url: str, mac: str) -> tuple[int, bytes]:
         colons = ":".join(mac[i : i + 2] for i in range(0, 12, 2))
@@ -48,14 +50,12 @@ def two_servers(tmp_path: Path) -> Iterator[tuple[Instance, Instance, dict[str, 
     with ExitStack() as stack:
         stack.enter_context(serving(env, tmp_path))
         stack.enter_context(serving(other, tmp_path))
-        yield (
-            Instance(env["DESKPROV_PORT"], api_key),
-            Instance(other["DESKPROV_PORT"], api_key),
-            dict(DEMO_LINE.findall(demo.stdout)),
-        )
+        yield Instance(env, api_key), Instance(other, api_key), dict(DEMO_LINE.findall(demo.stdout))
 
 
-def test_an_edit_through_one_is_served_by_the_other(tmp_path: Path) -> None:
+def test_changes_through_one_are_served_by_the_other_on_the_next_fetch(tmp_path: Path) -> None:
+    """A password change, a key, phone settings, the phones' admin password, a binding and a
+    revocation (key retirement: PostgreSQL only, test_postgres_phone_path.py)."""
     with two_servers(tmp_path) as (a, b, urls):
         mac = "805ec0000002"
         status, body = b.fetch(urls["yealink"], mac)
@@ -88,6 +88,31 @@ def test_an_edit_through_one_is_served_by_the_other(tmp_path: Path) -> None:
             },
         )
         assert b"Lobby-Key" in a.fetch(urls["yealink"], mac)[1]
+
+        # Phone settings and the phones' admin password, changed through A, on B's next fetch.
+        settings = f"/provider-accounts/{account}/phone-settings"
+        a.api("PATCH", settings, {"ntp_servers": ["ntp.other-instance.example"]})
+        body = b.fetch(urls["yealink"], mac)[1]
+        assert b"local_time.ntp_server1 = ntp.other-instance.example" in body
+        a.api("POST", settings + "/rotate-admin-password")
+        password = a.api("POST", settings + "/reveal-admin-password")["password"]
+        line = f"static.security.user_password = admin:{password}".encode()
+        assert line not in body and line in b.fetch(urls["yealink"], mac)[1]
+
+        # A binding: B keeps a new URL's state unbound (a fetch without a MAC), a phone binds
+        # it through A, and B refuses any other phone at once; then a revocation through A.
+        user = a.api("GET", "/users")["items"][0]["id"]
+        new = a.api(
+            "POST",
+            f"/provider-accounts/{account}/provisioning-urls",
+            {"user_id": user, "vendor": "yealink"},
+        )
+        assert get(new["url"].replace(a.base, b.base) + "y000000000066.cfg", "Yealink")[0] == 200
+        assert a.fetch(new["url"], "805ec0000077")[0] == 200
+        assert b.fetch(new["url"], "805ec0000078")[0] == 404
+        assert b.fetch(new["url"], "805ec0000077")[0] == 200
+        a.api("DELETE", f"/provider-accounts/{account}/provisioning-urls/{new['id']}")
+        assert b.fetch(new["url"], "805ec0000077")[0] == 404
 
 
 def test_phones_racing_for_one_unbound_url_bind_exactly_one_mac(tmp_path: Path) -> None:

@@ -120,4 +120,4 @@ async def _services(
     finally:
         await db.close()
         if services is not None:  # last: see SqliteHotStore.close
-            services.phone.hot.close()
+            await services.phone.hot.close()

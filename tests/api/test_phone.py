@@ -399,7 +399,7 @@ async def test_generic_store_serves_the_same(
     from deskprov.services import registry
     from deskprov.services.organisation import create_organisation
 
-    monkeypatch.setattr(registry, "hot_store", lambda db: AsyncHotStore(db.engine))
+    monkeypatch.setattr(registry, "hot_store", lambda db, *_: AsyncHotStore(db.engine))
     client = await aiohttp_client(create_app(settings, keyring=Keyring.generate(), clock=clock))
     created = await create_organisation(client.app[SERVICES].deps, "Generic")
     api = Api(client, created.api_key, created.organisation_id)

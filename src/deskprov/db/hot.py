@@ -2,14 +2,15 @@
 
 SQLite: a plain synchronous connection used on the event loop. A primary-key read takes a few
 microseconds there, far less than a hop to aiosqlite's thread, and WAL lets it read while others
-write. Other databases (PostgreSQL): the async engine, with SQLAlchemy Core.
+write. PostgreSQL (asyncpg): raw asyncpg connections, URL states kept until the database says
+they changed (pghot.py). Anything else: the async engine, with SQLAlchemy Core, every request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,7 +118,7 @@ class _Busy(Exception):
 
 
 @dataclass(frozen=True)
-class _Bind:
+class PendingBind:
     url_id: str
     mac: str
     event: dict[str, Any]
@@ -150,7 +151,7 @@ class HotStore(Protocol):
         in the same transaction; the MAC the URL is bound to afterwards."""
         ...
 
-    def close(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 class SqliteHotStore:
@@ -202,7 +203,7 @@ class SqliteHotStore:
             conn.execute(f"PRAGMA busy_timeout={timeout}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=NORMAL")  # as the engine's (WAL: no fsync a commit)
-        self._binds: list[_Bind] = []
+        self._binds: list[PendingBind] = []
         self._binding = False
         dialect = self._engine.dialect
         bind = _bind_stmt(bindparam("url_id"), bindparam("mac")).compile(dialect=dialect)
@@ -273,7 +274,7 @@ class SqliteHotStore:
         # transaction: in a boot storm thousands of phones bind at once, and one transaction
         # each meant thousands of turns at SQLite's single write lock.
         done = asyncio.get_running_loop().create_future()
-        self._binds.append(_Bind(url_id, mac, event, done))
+        self._binds.append(PendingBind(url_id, mac, event, done))
         if not self._binding:
             self._binding = True
             asyncio.get_running_loop().create_task(self._bind_pending())
@@ -303,7 +304,7 @@ class SqliteHotStore:
         finally:
             self._binding = False
 
-    def _bind_all(self, conn: sqlite3.Connection, batch: list[_Bind]) -> list[str | None]:
+    def _bind_all(self, conn: sqlite3.Connection, batch: list[PendingBind]) -> list[str | None]:
         """Each URL bound to its MAC if still unbound (with its audit event), in one
         transaction; the MAC each URL is bound to afterwards."""
         try:
@@ -335,7 +336,7 @@ class SqliteHotStore:
             raise
         return bound
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Call after every other connection of this process to the database is closed (the
         WAL watch's descriptor holds this process's locks on the shared-memory file)."""
         self._raw.close()
@@ -368,12 +369,18 @@ class AsyncHotStore:
             ).scalar()
         return bound
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
 
-def hot_store(db: Database) -> HotStore:
+def hot_store(db: Database, refresh_keys: Callable[[], None] = lambda: None) -> HotStore:
+    """The phone path's store for ``db``; ``refresh_keys`` looks at the key file again (the
+    PostgreSQL store does, once per batch of fetches)."""
     url = db.engine.url
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         return SqliteHotStore(url.render_as_string(hide_password=False))
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
+        from deskprov.db.pghot import PgHotStore  # (it imports this module)
+
+        return PgHotStore(db.engine, refresh_keys)
     return AsyncHotStore(db.engine)

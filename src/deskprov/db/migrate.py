@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0007b"
+HEAD = "0006"
 
 
 def alembic_config() -> Config:

@@ -62,6 +62,9 @@ class Keys(Protocol):
 
     def encryption_key(self, kid: str) -> Key | None: ...
 
+    def refresh(self) -> None:
+        """Take any change to where the keys come from now (nothing to do for fixed keys)."""
+
 
 @dataclass(frozen=True)
 class Keyring:
@@ -81,6 +84,9 @@ class Keyring:
 
     def encryption_key(self, kid: str) -> Key | None:
         return next((k for k in self.encryption if k.kid == kid), None)
+
+    def refresh(self) -> None:
+        pass  # fixed keys
 
     @classmethod
     def generate(cls) -> Keyring:
@@ -219,7 +225,8 @@ class LiveKeys:
 
     The file's change time is looked at once a second, and at once (at most 20 times a second)
     when asked for a key id it does not know: another process may have just rotated and sealed
-    a secret with the new key.
+    a secret with the new key. ``refresh`` looks at once (the PostgreSQL phone path does, once
+    per batch of fetches, so that a retired key is refused on the very next fetch).
     """
 
     CHECK_EVERY = 1.0
@@ -249,6 +256,9 @@ class LiveKeys:
                 # Keep serving with the keys we have; say why the new file was not taken.
                 log.error("key file %s could not be read again: %s", self._path, exc)
         return self._keys
+
+    def refresh(self) -> None:
+        self._refresh(0.0)
 
     @property
     def current_signing(self) -> Key:

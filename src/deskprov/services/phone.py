@@ -15,6 +15,7 @@ no phone data is cached once for every URL that asks for it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -165,6 +166,7 @@ class PhoneService:
             RENDER_CACHE_BYTES, lambda f: len(f.body) + 512
         )
         self.accounts: Lru[tuple[str, int], AccountView] = Lru(ACCOUNT_CACHE_ENTRIES)
+        self.reading: dict[tuple[str, int], asyncio.Future[AccountView]] = {}
         # Verifying a token and parsing a file name and a user agent cost more than the rest
         # of a cached fetch; a genuine token's claims never change (its expiry and its signing
         # key are checked on every use).
@@ -302,6 +304,13 @@ class PhoneService:
                 Refusal(req.address, "unknown", method, redact(req.filename[:64]), visit.now)
             )
             return None, refused("unknown")
+        if self.deps.keyring.signing_key(visit.claims.key_id) is None:
+            # Retired since the token was checked: the PostgreSQL store looks at the key file
+            # again with each batch's check, so this fetch is refused as a later one would be.
+            self.refusals.note(
+                Refusal(req.address, "unknown_key", method, redact(req.filename[:64]), visit.now)
+            )
+            return None, refused("unknown_key")
         reason = self._reason(url, visit)
         if reason is None and visit.match is None:
             self._note(url, visit, req, "not_served")
@@ -424,23 +433,36 @@ class PhoneService:
         return address
 
     async def _account(self, url: UrlState) -> AccountView:
-        """What every phone of the URL's account shares, read once per data version. The
-        account's phone admin password is made here on its first use."""
+        """What every phone of the URL's account shares, read once per data version however
+        many phones ask at once (where reads wait for the database, PostgreSQL, a boot storm's
+        first phones each read it, dozens of times). The account's phone admin password is
+        made here on its first use."""
         key = (url.account_id, url.data_version)
         account = self.accounts.get(key)
-        if account is None:
-            async with self.hot.reader() as reader:
-                account = await account_view(
-                    reader, url.account_id, self.deps.settings.whippy_sip_suffix
-                )
-            if account.settings.admin_password_sealed is None:
-                await self.phone_settings.ensure_admin_password(url.org_id, url.account_id)
-                async with self.hot.reader() as reader:
-                    account = await account_view(
-                        reader, url.account_id, self.deps.settings.whippy_sip_suffix
-                    )
-            self.accounts.put(key, account)
+        if account is not None:
+            return account
+        reading = self.reading.get(key)
+        if reading is None:
+            reading = self.reading[key] = asyncio.ensure_future(self._read_account(url))
+            reading.add_done_callback(lambda done: self._read(key, done))
+        return await asyncio.shield(reading)
+
+    async def _read_account(self, url: UrlState) -> AccountView:
+        account = await self._account_view(url.account_id)
+        if account.settings.admin_password_sealed is None:
+            await self.phone_settings.ensure_admin_password(url.org_id, url.account_id)
+            account = await self._account_view(url.account_id)
+        self.accounts.put((url.account_id, url.data_version), account)
         return account
+
+    async def _account_view(self, account_id: str) -> AccountView:
+        async with self.hot.reader() as reader:
+            return await account_view(reader, account_id, self.deps.settings.whippy_sip_suffix)
+
+    def _read(self, key: tuple[str, int], done: asyncio.Future[AccountView]) -> None:
+        self.reading.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # (retrieved: when every asker has gone, nobody else will)
 
     async def _phone_data(self, url: UrlState, account: AccountView) -> PhoneData:
         async with self.hot.reader() as reader:

@@ -66,7 +66,7 @@ class Services:
         phone = PhoneService(
             deps,
             renderer or default_renderer(),
-            hot_store(deps.db),
+            hot_store(deps.db, deps.keyring.refresh),
             device_log,
             phone_settings,
             refusals,
