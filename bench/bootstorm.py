@@ -44,7 +44,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -530,8 +530,7 @@ def main() -> int:
             created.append((spec, url))
             name = kind_of if kind_of not in phones else f"{kind_of}{len(targets) + 1}"
             target = Target(name, url, free_port(), folder)
-            settings = replace(
-                Settings.from_env({}),
+            settings = Settings(
                 database_url=url,
                 key_file=folder / "bench.keys",
                 public_url=target.base,

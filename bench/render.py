@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import astuple, replace
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +124,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     work = args.keep or Path(tempfile.mkdtemp(prefix="deskprov-render-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     base = "http://127.0.0.1:8080"
-    settings = replace(
-        Settings.from_env({}),
+    settings = Settings(
         database_url=f"sqlite+aiosqlite:///{work}/bench.db",
         key_file=work / "bench.keys",
         public_url=base,

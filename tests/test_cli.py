@@ -80,7 +80,7 @@ class Served:
 
     def wait_until_ready(self, workers: int) -> None:
         for _ in range(200):
-            if sum("ready to serve" in line for line in list(self.lines)) >= workers:
+            if sum("listening on" in line for line in list(self.lines)) >= workers:
                 return
             time.sleep(0.05)
         raise AssertionError(f"not all {workers} workers came up: {self.lines}")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 
 import aiohttp
@@ -38,17 +39,36 @@ from deskprov.web.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-class SchemaOutdated(RuntimeError):
-    """The database is behind the code's migrations."""
+@dataclass(frozen=True)
+class Apps:
+    """The phones' application and, when the management side has its own listener, its
+    application (sharing the phones' services, keys and counters)."""
+
+    phones: web.Application
+    admin: web.Application | None
 
 
 def create_app(
     settings: Settings, *, clock: Clock = utc_now, keyring: Keys | None = None
 ) -> web.Application:
-    """The phone endpoint, the probes and the OpenAPI document sit on the root application,
-    which has no middleware: on the hot path every layer costs (two were a tenth of a cached
-    fetch), so they count their requests and answer their own failures. The management API
-    and the admin pages are sub-applications, each with its middlewares."""
+    """Everything on one application (one listener)."""
+    return create_apps(settings, clock=clock, keyring=keyring, separate_admin=False).phones
+
+
+def create_apps(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    keyring: Keys | None = None,
+    separate_admin: bool | None = None,
+) -> Apps:
+    """The phone endpoint and the probes sit on the root application, which has no middleware:
+    on the hot path every layer costs (two were a tenth of a cached fetch), so they count their
+    requests and answer their own failures. The management API and the admin pages are
+    sub-applications, each with its middlewares, mounted with ``/metrics`` and the OpenAPI
+    document on the same root, or on a second root application served by its own listener
+    (``DESKPROV_ADMIN_PORT``), so that the phones' listener can face the internet alone."""
+    separate = settings.admin_separate if separate_admin is None else separate_admin
     quiet_malformed_requests()
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
@@ -57,20 +77,56 @@ def create_app(
     app[BAD_TOKENS] = FailureLimiter(limit=100, window=60)
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(partial(_services, clock=clock, keyring=keyring))
+    app.cleanup_ctx.append(_publish_metrics)
     phone.add_routes(app)
-    ops.add_routes(app)
+    ops.add_probe_routes(app)
+    # Twilio's webhooks come from Twilio's cloud: on the phones' (public) listener.
+    app.add_subapp(hooks.PREFIX, hooks.hooks_app())
+    admin_root = app
+    if separate:
+        admin_root = web.Application(client_max_size=settings.max_body_bytes)
+        admin_root[SETTINGS] = settings
+        admin_root[API_KEY_FAILURES] = app[API_KEY_FAILURES]
+        admin_root[CLIENTS] = app[CLIENTS]
+        admin_root[METRICS] = app[METRICS]
+        admin_root.on_startup.append(partial(_share_services, app))
+        ops.add_probe_routes(admin_root)
+    ops.add_management_routes(admin_root)
     api_app = web.Application(
         middlewares=[ops.metrics_middleware, error_middleware, api.auth_middleware]
     )
     api.add_routes(api_app)
-    app.add_subapp(api.PREFIX, api_app)
+    admin_root.add_subapp(api.PREFIX, api_app)
     admin_app = web.Application(
         middlewares=[ops.metrics_middleware, error_middleware, admin.admin_middleware]
     )
     admin.add_routes(admin_app)
-    app.add_subapp(admin.BASE, admin_app)
-    app.add_subapp(hooks.PREFIX, hooks.hooks_app())
-    return app
+    admin_root.add_subapp(admin.BASE, admin_app)
+    return Apps(phones=app, admin=admin_root if separate else None)
+
+
+async def _share_services(phones: web.Application, admin_root: web.Application) -> None:
+    """The management listener's application starts after the phones' (``web.server``) and
+    uses the services it opened."""
+    admin_root[SERVICES] = phones[SERVICES]
+    admin_root[KEYRING] = phones[KEYRING]
+
+
+async def _publish_metrics(app: web.Application) -> AsyncIterator[None]:
+    """Counts reach prometheus_client once a second (and at each scrape), so that with several
+    workers every scrape sees every worker's counts (see ``web.metrics``)."""
+
+    async def publish() -> None:
+        while True:
+            await asyncio.sleep(1)
+            app[METRICS].publish()
+
+    task = asyncio.create_task(publish())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app[METRICS].publish()
 
 
 async def _services(
@@ -83,10 +139,8 @@ async def _services(
         async with unwritable_as_error(db):
             if settings.is_sqlite:
                 await migrate.upgrade(db.engine)
-            elif not await migrate.is_current(db.engine):
-                raise SchemaOutdated(
-                    "the database schema is not current: run `deskprov db upgrade`"
-                )
+            else:
+                await migrate.require_current(db.engine)
         await check_writable(db)
         if keyring is None:  # (a missing key file is refused when the database needs it)
             await open_key_file(db, settings.key_file)
@@ -107,7 +161,6 @@ async def _services(
                 asyncio.create_task(services.phone.devices.run()),
                 asyncio.create_task(services.phone.refusals.run()),
             ]
-            log.info("ready to serve")
             try:
                 yield
             finally:

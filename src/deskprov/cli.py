@@ -1,33 +1,73 @@
-"""The command line: serve, db upgrade, org create, demo, route, sync, keys list|rotate|retire,
-kamailio config."""
+"""The command line: serve, healthcheck, db upgrade, org create|key, demo, route, sync, keys,
+kamailio config.
+
+An operator's error is one line on standard error naming the setting or step and the fix, with
+exit status 2 for configuration and 1 for a fault at run time (``deskprov.problems``); the
+traceback is logged only with ``--debug`` or ``DESKPROV_LOG_LEVEL=debug``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from deskprov import __version__
+from deskprov import __version__, logs
+from deskprov.problems import CONFIGURATION, RUNTIME, Problem, explain
 from deskprov.settings import Settings, SettingsError
 
 log = logging.getLogger("deskprov")
+
+ROLES = ("admin", "installer", "viewer")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1-64)")
+    return int(text)
+
+
+def _settings_help() -> str:
+    rows = Settings.variables()
+    width = max(len(name) for name, _, _ in rows)
+    lines = ["settings (environment variables; command-line options win):"]
+    for name, default, description in rows:
+        lines.append(f"  {name:<{width}}  {description} [default: {default}]")
+    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deskprov", description="Desk-phone provisioning server")
     parser.add_argument("--version", action="version", version=f"deskprov {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="log at debug level, with tracebacks of errors"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the HTTP server")
-    serve.add_argument("--host", help="listen address (default DESKPROV_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="listen port (default DESKPROV_PORT or 8080)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP server",
+        epilog=_settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _listen_options(serve)
     serve.add_argument(
-        "--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)"
+        "--workers", type=_workers, help="server processes sharing the port (DESKPROV_WORKERS)"
+    )
+    commands.add_parser(
+        "healthcheck", help="ask the configured listener's /healthz (exit 0 when healthy)"
     )
 
     db = commands.add_parser("db", help="database maintenance")
@@ -39,8 +79,18 @@ def _parser() -> argparse.ArgumentParser:
     create = org_commands.add_parser("create", help="create an organisation and its first key")
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help="print JSON")
+    key = org_commands.add_parser(
+        "key", help="a new API key for an organisation (for a lost admin key)"
+    )
+    key.add_argument("org_id", metavar="ORG_ID")
+    key.add_argument("--role", choices=ROLES, default="admin")
+    key.add_argument("--name", default="key from the command line")
+    key.add_argument("--json", action="store_true", help="print JSON")
 
-    commands.add_parser("demo", help="create (or reuse) a demo organisation and print its URLs")
+    demo = commands.add_parser(
+        "demo", help="create (or reuse) a demo organisation and print its URLs"
+    )
+    _listen_options(demo, "the port `deskprov serve` will use (its URLs point there)")
 
     route = commands.add_parser("route", help="what a call to an extension, user or number reaches")
     route.add_argument("account", help="the provider account id (pa_...)")
@@ -96,43 +146,56 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _listen_options(parser: argparse.ArgumentParser, port_help: str = "") -> None:
+    parser.add_argument("--host", help="listen address (DESKPROV_HOST)")
+    parser.add_argument("--port", type=_port, help=port_help or "listen port (DESKPROV_PORT)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    overrides = {k: getattr(args, k, None) for k in ("host", "port", "workers")}
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(**overrides)
     except SettingsError as exc:
-        print(f"deskprov: {exc}", file=sys.stderr)
-        return 2
+        logs.configure()
+        for line in exc.problems:
+            print(f"deskprov: {line}", file=sys.stderr)
+        return CONFIGURATION
+    debug = args.debug or settings.log_level == "debug"
+    logs.configure("debug" if debug else settings.log_level, settings.log_format)
     try:
-        return _run(args, settings)
+        status = _run(args, settings, debug)
+        sys.stdout.flush()  # (here, where a closed pipe is caught, not at exit)
+        return status
+    except BrokenPipeError:
+        # The reader went away (`deskprov demo | head -2`): nothing more to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return RUNTIME
+    except KeyboardInterrupt:
+        return 130
     except Exception as exc:
-        if not _operators_mistake(exc):
+        problem = explain(exc, settings)
+        if problem is None:
             raise
-        print(f"deskprov: {exc}", file=sys.stderr)  # (one line, no traceback)
-        return 1
+        log.debug("traceback of the error below", exc_info=exc)
+        print(f"deskprov: {problem.message}", file=sys.stderr)
+        return problem.status
 
 
-def _operators_mistake(exc: Exception) -> bool:
-    """A missing or corrupt key file, a database that cannot be written. (Imported here, not at
-    the top: the database stack costs every command ~0.7 s to import.)"""
-    from deskprov.db.engine import DatabaseUnwritable
-    from deskprov.security.keyring import KeyFileError
-
-    return isinstance(exc, KeyFileError | DatabaseUnwritable)
-
-
-def _run(args: argparse.Namespace, settings: Settings) -> int:
+def _run(args: argparse.Namespace, settings: Settings, debug: bool) -> int:
     if args.command == "serve":
-        if args.workers < 1:
-            print("deskprov: --workers must be at least 1", file=sys.stderr)
-            return 2
-        return _serve(settings, args.host, args.port, args.workers)
+        from deskprov.serve import serve
+
+        log.info("version %s starting: %s", __version__, settings.describe())
+        return serve(settings, debug=debug)
+    if args.command == "healthcheck":
+        return _healthcheck(settings)
     if args.command == "db":
         return asyncio.run(_db_upgrade(settings))
-    if args.command == "org":
+    if args.command == "org" and args.org_command == "create":
         return asyncio.run(_org_create(settings, args.name, args.json))
+    if args.command == "org":
+        return asyncio.run(_org_key(settings, args.org_id, args.role, args.name, args.json))
     if args.command == "demo":
         return asyncio.run(_demo(settings))
     if args.command == "route":
@@ -143,88 +206,28 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(_keys(settings, args.keys_command, getattr(args, "kid", None)))
     if args.command == "sync":
         return asyncio.run(_sync(settings, args.account_id, args.repair, args.import_))
-    return 2
+    return CONFIGURATION
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, workers: int) -> int:
-    from dataclasses import replace
+def _healthcheck(settings: Settings) -> int:
+    """For container health checks: the listener that serves /healthz, as configured."""
+    import ssl
+    import urllib.request
 
-    if host or port:
-        public = settings.public_url
-        default_public = f"http://{settings.host}:{settings.port}"
-        settings = replace(settings, host=host or settings.host, port=port or settings.port)
-        if public == default_public:
-            settings = replace(settings, public_url=f"http://{settings.host}:{settings.port}")
-    log.info("starting deskprov %s: %s", __version__, settings.describe())
-    if workers == 1:
-        _run_server(settings, reuse_port=False)
-        return 0
-    return _run_workers(settings, workers)
-
-
-def _run_server(settings: Settings, *, reuse_port: bool) -> None:
-    from deskprov.app import create_app
-    from deskprov.web import server
-    from deskprov.web.accesslog import RedactingAccessLogger, batch_access_log
-    from deskprov.web.limits import HTTP_LIMITS
-
-    # The cyclic garbage collector, at its defaults, walks the server's long-lived caches (tokens,
-    # user agents, rendered files, URL states) often enough to stall the loop for 100-300 ms:
-    # p99 of cached fetches at 10,000 phones was 290 ms, 23 ms with the young generation
-    # collected every 50,000 allocations instead of 700. Older generations still get collected.
-    gc.set_threshold(50_000, 20, 100)
-    access_log = logging.getLogger("aiohttp.access")
-    if settings.access_log:
-        batch_access_log(access_log)
-    server.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=reuse_port,
-        access_log=access_log if settings.access_log else None,
-        access_log_class=RedactingAccessLogger,
-        **HTTP_LIMITS,
-    )
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    url = f"{'https' if settings.tls else 'http'}://{host}:{settings.port}/healthz"
+    context = ssl._create_unverified_context() if settings.tls else None  # (our own listener)
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as answer:
+            status = json.load(answer).get("status")
+    except OSError as exc:
+        raise Problem(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+    print(f"{url}: {status}")
+    return 0 if status == "ok" else RUNTIME
 
 
-def _worker(settings: Settings) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    _run_server(settings, reuse_port=True)
-    logging.shutdown()  # a worker ends with os._exit, which skips atexit: write what is buffered
-
-
-def _run_workers(settings: Settings, workers: int) -> int:
-    """N server processes on one port (the kernel spreads connections over them)."""
-    import multiprocessing
-    import signal
-
-    from deskprov.services.offline import offline_key_file
-
-    # Done once here, so that the workers do not race to create the schema or the key file
-    # (the database is needed to decide on a missing key file; PostgreSQL is migrated apart).
-    if settings.is_sqlite or not settings.key_file.exists():
-        asyncio.run(offline_key_file(settings))
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(settings,)) for _ in range(workers)]
-    for process in processes:
-        process.start()
-
-    def stop(signum: int, _frame: object) -> None:
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
-    return 0 if all(p.exitcode == 0 for p in processes) else 1
-
-
-async def _db_upgrade(settings: Settings, *, quiet: bool = False) -> int:
+async def _db_upgrade(settings: Settings) -> int:
     from deskprov.db import migrate
     from deskprov.db.engine import make_engine
 
@@ -233,8 +236,7 @@ async def _db_upgrade(settings: Settings, *, quiet: bool = False) -> int:
         await migrate.upgrade(engine)
     finally:
         await engine.dispose()
-    if not quiet:
-        print("database is up to date")
+    print("database is up to date")
     return 0
 
 
@@ -242,10 +244,7 @@ async def _org_create(settings: Settings, name: str, as_json: bool) -> int:
     from deskprov.services import organisation
     from deskprov.services.offline import offline_deps
 
-    name = name.strip()
-    if not name or len(name) > 100:
-        print("deskprov: the organisation name must be 1 to 100 characters", file=sys.stderr)
-        return 2
+    organisation.organisation_name(name)  # (a refused name creates no database or key file)
     async with offline_deps(settings) as deps:
         created = await organisation.create_organisation(deps, name)
     if as_json:
@@ -253,6 +252,19 @@ async def _org_create(settings: Settings, name: str, as_json: bool) -> int:
     else:
         print(f"organisation {created.organisation_id} created")
         print(f"admin API key (shown once, keep it safe): {created.api_key}")
+    return 0
+
+
+async def _org_key(settings: Settings, org_id: str, role: str, name: str, as_json: bool) -> int:
+    from deskprov.services import organisation
+    from deskprov.services.offline import offline_deps
+
+    async with offline_deps(settings) as deps:
+        created = await organisation.issue_api_key(deps, org_id, role, name)
+    if as_json:
+        print(json.dumps({"id": created.id, "role": created.role, "api_key": created.key}))
+    else:
+        print(f"{created.role} API key {created.id} for {org_id} (shown once): {created.key}")
     return 0
 
 
@@ -266,10 +278,17 @@ async def _demo(settings: Settings) -> int:
     print(f"demo organisation {result.organisation_id}")
     if result.api_key:
         print(f"admin API key (shown once): {result.api_key}")
-    print("provisioning URLs (start `deskprov serve`, then fetch what each phone would):")
+    print(
+        f"provisioning URLs, served by `deskprov serve` at {settings.public_url}: "
+        "start it, then fetch what each phone would:"
+    )
     for url in result.urls:
         print(f"\n{url.vendor}: {url.url}")
         print(f"  {url.curl()}")
+    if result.urls:
+        print("\nasked again with the ETag it was given, a phone gets 304 Not Modified:")
+        for line in result.urls[-1].revalidate():
+            print(f"  {line}")
     if result.account_id:
         print(f"\nwhere a key's call goes: deskprov route {result.account_id} 600 --from alice")
     domain = f"{SIP_PREFIX}.sip.{settings.whippy_sip_suffix}"
@@ -327,7 +346,7 @@ async def _keys(settings: Settings, command: str, kid: str | None) -> int:
 
 async def _keys_locked(settings: Settings, command: str, kid: str | None) -> int:
     from deskprov.security import keyring as keyfile
-    from deskprov.services.keys import reseal, sealed_with
+    from deskprov.services import keys as key_work
     from deskprov.services.offline import offline_key_file
 
     keys = await offline_key_file(settings)
@@ -336,35 +355,52 @@ async def _keys_locked(settings: Settings, command: str, kid: str | None) -> int
             print(f"{kind}: " + ", ".join(k.kid for k in ring) + "  (newest first)")
         return 0
     if command == "rotate":
-        rotated = keys.rotated()
-        # The file first: running servers read it again when it changes, so they can open what
-        # is re-sealed next; then every stored secret moves to the new encryption key.
-        keyfile.write(settings.key_file, rotated)
-        resealed = await reseal(settings, rotated)
+        with _progress("re-encrypting stored secrets") as progress:
+            rotation = await key_work.rotate(settings, keys, progress)
         print(
-            f"new signing key {rotated.current_signing.kid} and encryption key "
-            f"{rotated.current_encryption.kid}; {resealed} stored secret(s) re-encrypted. "
-            "URLs signed with older keys keep working until those keys are retired."
+            f"new signing key {rotation.keys.current_signing.kid} and encryption key "
+            f"{rotation.keys.current_encryption.kid}; {rotation.resealed} stored secret(s) "
+            "re-encrypted. URLs signed with older keys keep working until those keys are retired."
         )
         return 0
     assert kid is not None
     kid_kind = keys.kind_of(kid)
     if kid_kind == "encryption":
-        in_use = await sealed_with(settings, kid)
+        in_use = await key_work.sealed_with(settings, kid)
         if in_use:
-            print(f"deskprov: {in_use} stored secret(s) are encrypted with {kid}", file=sys.stderr)
-            return 1
+            raise Problem(f"{in_use} stored secret(s) are encrypted with {kid}: rotate first")
     try:
         retired = keys.retired(kid)
     except keyfile.KeyFileError as exc:
-        print(f"deskprov: {exc}", file=sys.stderr)
-        return 1
+        raise Problem(str(exc)) from None
     keyfile.write(settings.key_file, retired)
     if kid_kind == "signing":
         print(f"retired signing key {kid}: URLs signed with it no longer work.")
     else:
         print(f"retired encryption key {kid}: no stored secret was sealed with it.")
     return 0
+
+
+class _progress:
+    """A progress bar on standard error when it is a terminal (tqdm), for (done, total)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bar: Any = None
+
+    def __enter__(self) -> _progress:
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.what, unit=" secrets", disable=None)
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _Bar:

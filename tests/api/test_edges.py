@@ -136,7 +136,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
     assert resp.status == 200 and await resp.json() == {"status": "ok"}
     await client.get("/healthz")
     metrics = await (await client.get("/metrics")).text()
-    assert 'deskprov_requests_total{endpoint="healthz",status="200"} 2' in metrics
+    assert 'deskprov_requests_total{endpoint="healthz",status="200"} 2.0' in metrics
 
 
 async def test_each_part_has_its_own_middleware(api: Api, client: TestClient) -> None:
@@ -157,4 +157,4 @@ async def test_each_part_has_its_own_middleware(api: Api, client: TestClient) ->
     other = await client.get("/no-such-page")
     assert other.status == 404 and other.content_type == "text/plain"
     metrics = await (await client.get("/metrics")).text()
-    assert 'deskprov_requests_total{endpoint="users.list",status="200"} 1' in metrics
+    assert 'deskprov_requests_total{endpoint="users.list",status="200"} 1.0' in metrics

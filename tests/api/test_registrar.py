@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import socket
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -132,7 +131,7 @@ def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     """As the suite's, or (parametrized "down") pointing at a Kamailio that does not answer."""
     if getattr(request, "param", None) != "down":
         return settings
-    return replace(settings, kamailio_rpc_url=f"http://127.0.0.1:{closed_port()}/RPC")
+    return settings.model_copy(update={"kamailio_rpc_url": f"http://127.0.0.1:{closed_port()}/RPC"})
 
 
 @pytest.mark.parametrize("settings", ["not configured", "down"], indirect=True)

@@ -5,7 +5,6 @@ and per key prefix; ``X-Forwarded-For`` is believed only from ``DESKPROV_TRUSTED
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -35,7 +34,7 @@ async def test_one_bad_key_from_many_addresses_is_limited_by_its_prefix(
     settings: Settings, aiohttp_client: Any
 ) -> None:
     api = await start(
-        replace(settings, trusted_proxies=("127.0.0.1",)),
+        settings.model_copy(update={"trusted_proxies": ("127.0.0.1",)}),
         aiohttp_client,
         keyring=Keyring.generate(),
     )
@@ -50,7 +49,7 @@ async def test_forwarded_addresses_count_only_from_a_trusted_proxy(
     settings: Settings, aiohttp_client: Any
 ) -> None:
     behind = await start(
-        replace(settings, trusted_proxies=("127.0.0.0/8",)),
+        settings.model_copy(update={"trusted_proxies": ("127.0.0.0/8",)}),
         aiohttp_client,
         keyring=Keyring.generate(),
     )

@@ -4,7 +4,6 @@ ports) for registrations."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from tests.sip.harness import running_kamailio as start_kamailio
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The app asks Kamailio (started below) for registrations."""
-    return replace(settings, kamailio_rpc_url=f"http://127.0.0.1:{free_port()}/RPC")
+    return settings.model_copy(update={"kamailio_rpc_url": f"http://127.0.0.1:{free_port()}/RPC"})
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ calls in from the gateway follow their channel, and every change counts at the n
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,7 @@ def gateway_port() -> int:
 @pytest.fixture
 def settings(settings: Settings, gateway_port: int) -> Settings:
     """Calls to numbers go to a gateway (sipp) on its own loopback address."""
-    return replace(settings, kamailio_pstn_gateway=f"{GATEWAY_HOST}:{gateway_port}")
+    return settings.model_copy(update={"kamailio_pstn_gateway": f"{GATEWAY_HOST}:{gateway_port}"})
 
 
 async def test_numbers_go_out_with_the_plans_caller_id_and_come_in_by_their_channel(

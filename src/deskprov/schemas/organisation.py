@@ -25,6 +25,12 @@ Email = Annotated[Text, StringConstraints(max_length=254, pattern=rules.EMAIL.pa
 ProviderName = Literal["twilio", "meta", "whippy_phone"]
 
 
+class OrganisationCreate(Body):
+    """An organisation, as `deskprov org create` makes it."""
+
+    name: Name
+
+
 class ApiKeyCreate(Body):
     name: Name
     role: RoleName

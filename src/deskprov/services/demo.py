@@ -45,6 +45,16 @@ class DemoUrl:
         urls = " ".join(f"'{self.url}{name}'" for name in self.files)
         return f"curl -s -A '{self.user_agent}' {urls}"
 
+    def revalidate(self) -> list[str]:
+        """Shell lines: fetch the last file for its ETag, then ask again with it (304)."""
+        url, agent = f"'{self.url}{self.files[-1]}'", f"-A '{self.user_agent}'"
+        pick = "awk 'tolower($1) == \"etag:\" {print $2}' | tr -d '\\r'"
+        return [
+            f"etag=$(curl -s -o /dev/null -D - {agent} {url} | {pick})",
+            f"curl -s -o /dev/null -w '%{{http_code}}\\n' {agent} "
+            f'-H "If-None-Match: $etag" {url}',
+        ]
+
 
 @dataclass(frozen=True)
 class Demo:

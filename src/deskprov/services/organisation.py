@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,8 +49,21 @@ class NewOrganisation:
     api_key: str
 
 
+def organisation_name(name: str) -> str:
+    """``name`` as an organisation's name (the API's rules for names), or ``Invalid``."""
+    try:
+        return schema.OrganisationCreate(name=name.strip()).name
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        why = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] in ("too_short", "too_long", "string_too_short", "string_too_long"):
+            why = "must be 1 to 100 characters"
+        raise Invalid(f"the organisation name is refused: {why}", fields={"name": why}) from None
+
+
 async def create_organisation(deps: Deps, name: str) -> NewOrganisation:
     """An organisation with its first admin API key (returned once, stored hashed)."""
+    name = organisation_name(name)
     key = apikeys.new_api_key()
     now = deps.clock()
     async with deps.db.write() as s:
@@ -68,6 +82,17 @@ async def create_organisation(deps: Deps, name: str) -> NewOrganisation:
         await s.flush()
         await record(s, deps, org.id, "cli", "organisation.create", "organisation", org.id)
     return NewOrganisation(organisation_id=org.id, api_key=key)
+
+
+async def issue_api_key(deps: Deps, org_id: str, role: str, name: str) -> schema.ApiKeyCreated:
+    """A new API key for an organisation, given from the command line (for a lost admin key:
+    whoever runs the command can read the database and the key file anyway)."""
+    async with deps.db.read() as s:
+        if await s.get(Organisation, org_id) is None:
+            raise NotFound(f"there is no organisation {org_id}")
+    actor = Actor(org_id=org_id, key_id="cli", role=Role.admin)
+    body = schema.ApiKeyCreate.model_validate({"name": name, "role": role})
+    return await ApiKeys(deps).create(Scope(actor), body)
 
 
 async def authenticate(deps: Deps, key: str) -> Actor:

@@ -6,6 +6,7 @@ for ``/p/<token>/...`` that is the secret URL itself.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -17,6 +18,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import BadHttpMessage
 
+from deskprov.logs import json_time
 from deskprov.security.redaction import redact
 
 
@@ -52,9 +54,17 @@ class AccessLines(logging.Handler):
     flush per record) - a tenth to a quarter of a cached phone fetch. Buffered lines are written
     when the logging system shuts down (``logging.shutdown`` closes every handler)."""
 
-    def __init__(self, logger_name: str, interval: float = 0.5, capacity: int = 50_000) -> None:
+    def __init__(
+        self,
+        logger_name: str,
+        interval: float = 0.5,
+        capacity: int = 50_000,
+        *,
+        as_json: bool = False,
+    ) -> None:
         super().__init__()
         self.logger_name = logger_name
+        self.as_json = as_json
         self.capacity = capacity  # lines beyond it, within one interval, are dropped (counted)
         self.dropped = 0
         self._lines: list[str] = []
@@ -68,20 +78,24 @@ class AccessLines(logging.Handler):
         self._writer.start()
 
     def add(self, message: str) -> None:
-        now = time.time()
+        if len(self._lines) >= self.capacity:
+            self.dropped += 1
+            return
+        self._lines.append(self._line(time.time(), message))
+
+    def _line(self, now: float, message: str) -> str:
+        if self.as_json:  # (the logs' JSON shape: see deskprov.logs)
+            line = {"time": json_time(now), "level": "INFO", "pid": self._pid}
+            line.update(logger=self.logger_name, message=message)
+            return json.dumps(line) + "\n"
         second = int(now)
         if second != self._second:  # strftime once a second, not once a line
             self._second, self._stamp = (
                 second,
                 time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
             )
-        if len(self._lines) >= self.capacity:
-            self.dropped += 1
-            return
         millis = int((now - second) * 1000)
-        self._lines.append(
-            f"{self._stamp},{millis:03d} INFO [{self._pid}] {self.logger_name} {message}\n"
-        )
+        return f"{self._stamp},{millis:03d} INFO [{self._pid}] {self.logger_name} {message}\n"
 
     def emit(self, record: logging.LogRecord) -> None:
         self.add(record.getMessage())
@@ -94,7 +108,8 @@ class AccessLines(logging.Handler):
         lines, self._lines = self._lines, []  # (a swap: appends on the loop are never lost)
         dropped, self.dropped = self.dropped, 0
         if dropped:
-            lines.append(f"access log: {dropped} lines dropped (over {self.capacity} in one go)\n")
+            notice = f"access log: {dropped} lines dropped (over {self.capacity} in one go)"
+            lines.append(self._line(time.time(), notice))
         if not lines:
             return
         text = "".join(lines)
@@ -126,12 +141,12 @@ def _streams() -> list[tuple[Any, Any]]:
 _STDERR_LOCK = threading.Lock()
 
 
-def batch_access_log(logger: logging.Logger) -> None:
+def batch_access_log(logger: logging.Logger, *, as_json: bool = False) -> None:
     """Give ``logger`` (the access log) an ``AccessLines`` handler, in place of propagating to
     the root logger's handlers."""
     if any(isinstance(h, AccessLines) for h in logger.handlers):
         return
-    logger.addHandler(AccessLines(logger.name))
+    logger.addHandler(AccessLines(logger.name, as_json=as_json))
     logger.propagate = False
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from deskprov import errors
+from deskprov.problems import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 {"error": {"code": code, "message": exc.reason}}, status=exc.status
             )
         raise
-    except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.match_info.route.name)
+    except Exception as exc:
+        log_failure(log, exc, f"{request.method} {request.match_info.route.name}")
         if not request.path.startswith("/api/"):
             return web.Response(status=500)
         return web.json_response(

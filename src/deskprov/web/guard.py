@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from deskprov.appkeys import METRICS
+from deskprov.problems import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ def guarded(app: web.Application, name: str, handle: Handle, *, failure: int) ->
     async def guarded_handle(request: web.Request) -> web.Response:
         try:
             response = await handle(request)
-        except Exception:
-            log.exception("unexpected error on %s %s", request.method, name)
+        except Exception as exc:
+            log_failure(log, exc, f"{request.method} {name}")
             response = web.Response(status=failure)
         counts[(name, response.status)] += 1
         return response

@@ -6,9 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from deskprov.appkeys import METRICS, SERVICES
+from deskprov.problems import log_failure
 from deskprov.web.api import PREFIX
 from deskprov.web.guard import guarded
 from deskprov.web.openapi import build_document
@@ -17,18 +19,19 @@ log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    deps = request.config_dict[SERVICES].deps
     try:
-        async with request.config_dict[SERVICES].deps.db.read() as s:
+        async with deps.db.read() as s:
             await s.execute(text("SELECT 1"))
-    except Exception:
-        log.exception("health check: the database does not answer")
+    except Exception as exc:
+        log_failure(log, exc, "health check: the database does not answer", deps.settings)
         return web.json_response({"status": "unavailable"}, status=503)
     return web.json_response({"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:
     return web.Response(
-        text=request.config_dict[METRICS].render(), content_type="text/plain", charset="utf-8"
+        body=request.config_dict[METRICS].render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
 
 
@@ -46,12 +49,17 @@ async def metrics_middleware(
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    """On the root application, which has no middleware (see ``guarded``). The OpenAPI document
-    is public, so it is routed here too, not in the API's application behind its key check:
-    aiohttp tries the longest path first, so this route wins over the API's mount point."""
+def add_probe_routes(app: web.Application) -> None:
+    """``/healthz``, on every listener's root application (no middleware: see ``guarded``)."""
+    app.router.add_get("/healthz", guarded(app, "healthz", healthz, failure=500), name="healthz")
+
+
+def add_management_routes(app: web.Application) -> None:
+    """``/metrics`` and the OpenAPI document, on the root application that carries the
+    management API. The document is public, so it is routed here, not in the API's application
+    behind its key check: aiohttp tries the longest path first, so this route wins over the
+    API's mount point."""
     for name, path, handle in (
-        ("healthz", "/healthz", healthz),
         ("metrics", "/metrics", metrics),
         ("openapi", PREFIX + "/openapi.json", openapi),
     ):
