@@ -1,24 +1,45 @@
-# deskprov: one process, data (SQLite database and key file) in the /data volume.
-FROM python:3.11-slim
+# deskprov in a container: the server in a virtual environment installed from the lock file,
+# its data (SQLite database and key file) in the /data volume. See docs/operations.md.
+#
+#   docker build -t deskprov .
+#   docker run -d --name deskprov -p 8080:8080 -v deskprov-data:/data \
+#     -e DESKPROV_PUBLIC_URL=http://prov.example.com:8080 deskprov
+#   docker exec deskprov deskprov org create "Acme"
+#
+# The base: Python 3.11 (the lock file's floor) on Debian 12. BASE may name any image with
+# python3 and its venv module (CI builds on a Debian 12 base it makes with debootstrap); pin it
+# by digest where you build: --build-arg BASE=python:3.11-slim-bookworm@sha256:<digest>.
+ARG BASE=python:3.11-slim-bookworm
+FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PATH=/opt/deskprov/bin:$PATH \
     DESKPROV_HOST=0.0.0.0 \
     DESKPROV_PORT=8080 \
     DESKPROV_DATABASE_URL=sqlite+aiosqlite:////data/deskprov.db \
     DESKPROV_KEY_FILE=/data/deskprov.keys
 
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY src ./src
-COPY device_templates ./device_templates
-RUN pip install --no-cache-dir . \
-    && useradd --system --uid 10001 --home-dir /data deskprov \
-    && mkdir -p /data && chown deskprov /data
+# Dependencies first (their layer is rebuilt only when the lock file changes), every one pinned
+# with its hashes; then deskprov itself, without resolving anything again.
+COPY requirements/image.txt /opt/deskprov-src/requirements.txt
+RUN python3 -m venv /opt/deskprov \
+    && /opt/deskprov/bin/pip install --no-cache-dir --disable-pip-version-check \
+       --require-hashes -r /opt/deskprov-src/requirements.txt
+COPY pyproject.toml README.md LICENSE /opt/deskprov-src/
+COPY src /opt/deskprov-src/src
+COPY device_templates /opt/deskprov-src/device_templates
+RUN /opt/deskprov/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps \
+       /opt/deskprov-src \
+    && rm -rf /opt/deskprov-src \
+    && mkdir -p /data && chown 10001:10001 /data
 
-USER deskprov
+# Any user id works (`docker run --user "$(id -u):$(id -g)"` for a bind-mounted folder that
+# user owns); by default 10001, which owns the /data of a named volume.
+USER 10001:10001
+WORKDIR /data
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=3s \
-  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)" || exit 1
+# Asks /healthz on the port DESKPROV_PORT names (and over HTTPS when DESKPROV_TLS_CERT is set).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["deskprov", "healthcheck"]
 CMD ["deskprov", "serve"]
