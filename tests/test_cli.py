@@ -183,6 +183,10 @@ def test_demo_serves_every_vendor_and_logs_no_secret(tmp_path: Path) -> None:
                 )
         status, _ = get(urls["yealink"] + "805ec0000002.boot", curls[1][0])
         assert status == 404
+        # The ETag step, as printed: fetch, then ask again with the tag given.
+        step = "\n".join(line.strip() for line in demo.stdout.splitlines() if "etag" in line)
+        again = subprocess.run(["sh", "-c", step], capture_output=True, text=True, timeout=30)
+        assert again.stdout == "304\n", (step, again.stderr)
     assert "/p/<token>/" in server.logs
     assert "Demo-Passw0rd" not in server.logs and api_key not in server.logs
     for url in urls.values():

@@ -397,6 +397,8 @@ class _progress:
 
             self.bar = tqdm(total=total, desc=self.what, unit=" secrets", disable=None)
         self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.bar.close()
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

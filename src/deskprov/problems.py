@@ -61,7 +61,7 @@ def explain(exc: BaseException, settings: Settings | None = None) -> Problem | N
         problem = _one(found, names, settings)
         if problem is not None:
             return problem
-    return None
+    return _database_refusal(exc, settings)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -117,6 +117,16 @@ def _one(exc: BaseException, names: set[str], settings: Settings | None) -> Prob
     if type(exc).__name__ in ("OperationalError", "Error") and "sqlite3" in type(exc).__module__:
         return _sqlite_problem(str(exc), url)
     return None
+
+
+def _database_refusal(exc: BaseException, settings: Settings | None) -> Problem | None:
+    """Any other error the database answered with, in its own words (never the statement or
+    its parameters, which SQLAlchemy's message carries)."""
+    if "DBAPIError" not in {t.__name__ for t in type(exc).__mro__}:
+        return None
+    said = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()[0]
+    url = _database(settings)
+    return Problem(f"the database {url} failed: {said} (--debug shows the traceback)")
 
 
 def _sqlite_problem(text: str, url: str) -> Problem | None:
