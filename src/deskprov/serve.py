@@ -24,11 +24,15 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import TYPE_CHECKING
 
 from deskprov import logs
 from deskprov.problems import RUNTIME, explain
 from deskprov.settings import Settings
+
+if TYPE_CHECKING:
+    from deskprov.security.tls import LiveTls
+    from deskprov.web.server import Listeners
 
 log = logging.getLogger("deskprov")
 
@@ -46,7 +50,7 @@ def serve(settings: Settings, *, debug: bool = False) -> int:
     return Supervisor(settings, debug=debug).run()
 
 
-def _tls(settings: Settings) -> Any:
+def _tls(settings: Settings) -> LiveTls | None:
     from deskprov.security.tls import LiveTls
 
     if settings.tls_cert is None or settings.tls_key is None:
@@ -71,7 +75,7 @@ async def _prepare(settings: Settings) -> None:
 @dataclass
 class Worker:
     number: int
-    listeners: Any  # web.server.Listeners
+    listeners: Listeners
     process: SpawnProcess | None = None
     ready: Event | None = None
     started: float = 0.0
@@ -179,7 +183,7 @@ def _forget_metrics(pid: int | None) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
-def _worker_main(settings: Settings, listeners: Any, ready: Event, debug: bool) -> None:
+def _worker_main(settings: Settings, listeners: Listeners, ready: Event, debug: bool) -> None:
     from deskprov.web import server
 
     logs.configure("debug" if debug else settings.log_level, settings.log_format)
