@@ -40,11 +40,12 @@ def _workers(text: str) -> int:
 
 
 def _settings_help() -> str:
-    rows = Settings.variables()
-    width = max(len(name) for name, _, _ in rows)
+    import textwrap
+
     lines = ["settings (environment variables; command-line options win):"]
-    for name, default, description in rows:
-        lines.append(f"  {name:<{width}}  {description} [default: {default}]")
+    for name, default, description in Settings.variables():
+        lines.append(f"  {name}  [default: {default}]")
+        lines += textwrap.wrap(description, 92, initial_indent=" " * 6, subsequent_indent=" " * 6)
     return "\n".join(lines)
 
 

@@ -13,7 +13,7 @@ from deskprov.appkeys import SERVICES
 from deskprov.security.keyring import Keyring
 from deskprov.services.organisation import create_organisation
 from deskprov.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, with_settings
 from tests.factories import make_url, sip_setup
 
 YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:d5:7d:72"
@@ -22,7 +22,9 @@ YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 80:5e:c0:d5:7d:72"
 async def test_the_management_side_can_have_its_own_listener(
     settings: Settings, aiohttp_client: Any
 ) -> None:
-    apps = create_apps(settings, keyring=Keyring.generate(), separate_admin=True)
+    # (browsers reach the phones' side by HTTPS, through a proxy; the management side by HTTP)
+    settings = with_settings(settings, admin_port=8081, public_url="https://prov.example.com")
+    apps = create_apps(settings, keyring=Keyring.generate())
     assert apps.admin is not None and not apps.phones.middlewares
     phones = await aiohttp_client(TestServer(apps.phones))  # (first: it opens the database)
     admin = await aiohttp_client(TestServer(apps.admin))
@@ -42,3 +44,10 @@ async def test_the_management_side_can_have_its_own_listener(
     # One set of counters: the phone's fetch shows on the management side's /metrics.
     metrics = await (await admin.get("/metrics")).text()
     assert 'deskprov_requests_total{endpoint="phone.fetch",status="200"} 1.0' in metrics
+    # The admin pages' session cookie works over the management listener's plain HTTP.
+    signed_in = await admin.post(
+        "/admin/sign-in", data={"api_key": created.api_key}, allow_redirects=False
+    )
+    assert signed_in.status in (302, 303)
+    cookie = signed_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" not in cookie

@@ -185,9 +185,16 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         path=BASE,
         httponly=True,
         samesite="Strict",
-        secure=request.config_dict[SETTINGS].public_url.startswith("https:"),
+        secure=_secure_cookie(request),
     )
     return response
+
+
+def _secure_cookie(request: web.Request) -> bool:
+    """On the phones' listener, the public URL says whether browsers use HTTPS (a TLS proxy in
+    front is invisible here); a separate management listener is reached as it serves."""
+    settings = request.config_dict[SETTINGS]
+    return request.secure if settings.admin_separate else settings.public_url.startswith("https:")
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:
