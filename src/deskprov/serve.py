@@ -32,7 +32,7 @@ from deskprov.settings import Settings
 
 if TYPE_CHECKING:
     from deskprov.security.tls import LiveTls
-    from deskprov.web.server import Listeners
+    from deskprov.sockets import Listeners
 
 log = logging.getLogger("deskprov")
 
@@ -41,11 +41,12 @@ RESTART_DELAY = 1.0
 
 
 def serve(settings: Settings, *, debug: bool = False) -> int:
-    from deskprov.web import server
-
     if settings.workers == 1:
+        from deskprov import sockets
+        from deskprov.web import server
+
         tls = _tls(settings)
-        server.run(settings, server.bind(settings), tls=tls)
+        server.run(settings, sockets.bind(settings), tls=tls)
         return 0
     return Supervisor(settings, debug=debug).run()
 
@@ -90,14 +91,14 @@ class Supervisor:
         self.stopping = False
 
     def run(self) -> int:
-        from deskprov.web import server
+        from deskprov import sockets
 
         settings = self.settings
         _tls(settings)  # (a certificate that cannot be loaded fails here, once)
         asyncio.run(_prepare(settings))
-        server.refuse_taken(settings)
+        sockets.refuse_taken(settings)
         workers = [
-            Worker(n, server.bind(settings, reuse_port=True))
+            Worker(n, sockets.bind(settings, reuse_port=True))
             for n in range(1, settings.workers + 1)
         ]
         metrics_dir = tempfile.mkdtemp(prefix="deskprov-metrics-")
