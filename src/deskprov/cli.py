@@ -415,7 +415,7 @@ class _Bar:
         self._bar = tqdm(total=0, unit="call", delay=1.0, file=sys.stderr, leave=False)
 
     def grow(self, steps: int) -> None:
-        self._bar.total += steps
+        self._bar.total = (self._bar.total or 0) + steps
         self._bar.refresh()
 
     def advance(self, steps: int = 1) -> None:

@@ -89,7 +89,7 @@ def _one(exc: BaseException, names: set[str], settings: Settings | None) -> Prob
     if isinstance(exc, KeyFileError):
         where = f"DESKPROV_KEY_FILE={settings.key_file}" if settings else "the key file"
         return Problem(f"{where}: {exc}", status=CONFIGURATION)
-    if type(exc).__name__ == "SchemaOutdated" or "UndefinedTableError" in names:
+    if "UndefinedTableError" in names:
         return Problem(
             f"the database {url} is not at this version's schema: run `deskprov db upgrade`"
         )
