@@ -78,6 +78,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _one(exc: BaseException, names: set[str], settings: Settings | None) -> Problem | None:
+    from deskprov.db.engine import DatabaseUnwritable
     from deskprov.security.keyring import KeyFileError
     from deskprov.security.tls import TlsError
 
@@ -86,6 +87,10 @@ def _one(exc: BaseException, names: set[str], settings: Settings | None) -> Prob
         return Problem(exc.message, status=CONFIGURATION if isinstance(exc, Invalid) else RUNTIME)
     if isinstance(exc, TlsError):
         return Problem(str(exc), status=CONFIGURATION)
+    if isinstance(exc, DatabaseUnwritable):
+        if "unable to open database file" in str(exc):  # (a missing or closed folder)
+            return _sqlite_problem(str(exc), url)
+        return Problem(f"{exc} (DESKPROV_DATABASE_URL)")  # (a read-only mount, a standby)
     if isinstance(exc, KeyFileError):
         where = f"DESKPROV_KEY_FILE={settings.key_file}" if settings else "the key file"
         return Problem(f"{where}: {exc}", status=CONFIGURATION)

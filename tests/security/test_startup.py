@@ -59,7 +59,7 @@ def test_a_missing_key_file_is_not_replaced_when_the_database_needs_it(
     moved = settings.key_file.rename(settings.key_file.with_name("elsewhere.keys"))
     for command in (("org", "create", "Other"), ("keys", "list"), ("demo",)):
         code, _, err = deskprov(*command)
-        assert code == 1
+        assert code == 2  # (the file a setting names: configuration)
         line = one_clear_line(err)
         assert "key file" in line and "missing" in line and "sealed secret" in line
         assert not settings.key_file.exists()
@@ -72,7 +72,7 @@ def test_serve_refuses_to_start_in_one_line(tmp_path: Path) -> None:
     env = clean_env()
     (tmp_path / "deskprov.keys").write_bytes(b"\x00\xff\xfe binary \x89PNG\r\n")
     refused = run(["serve"], env, tmp_path)
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     assert "key file" in one_clear_line(refused.stderr)
 
 
@@ -82,7 +82,7 @@ def test_a_corrupt_key_file_is_one_clear_line(
 ) -> None:
     settings.key_file.write_bytes(content)
     code, _, err = deskprov("keys", "list")
-    assert code == 1 and str(settings.key_file) in one_clear_line(err)
+    assert code == 2 and str(settings.key_file) in one_clear_line(err)
 
 
 async def test_a_missing_key_file_is_made_for_a_database_that_holds_nothing(

@@ -276,7 +276,7 @@ async def _serve(
         batch_access_log(access_log, as_json=settings.log_format == "json")
     apps = create_apps(settings)
     context = tls.context if tls else None
-    runners: list[web.AppRunner] = []
+    runners: list[GuardedRunner] = []
     management = "management API, admin pages, /metrics"
     sides: list[tuple[web.Application, Sequence[socket.socket], str]] = [
         (apps.phones, listeners.phones, "phones" if apps.admin else f"phones, {management}")
