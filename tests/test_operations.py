@@ -74,6 +74,7 @@ def status_of(url: str) -> int:
         ({"DESKPROV_KEY_FILE": "bad.keys"}, ["keys", "list"], 2, "DESKPROV_KEY_FILE=bad.keys: "),
         ({}, ["org", "key", "org_nosuchthing"], 1, "there is no organisation org_nosuchthing"),
         ({}, ["org", "create", "Ac\tme"], 2, "control characters are not allowed"),
+        ({}, ["serve", "--port", "99999"], 2, "'99999' is not a port number"),
     ],
 )
 def test_an_operator_error_is_one_line_with_its_status(

@@ -16,10 +16,10 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from deskprov import __version__, logs
-from deskprov.problems import CONFIGURATION, RUNTIME, Problem, explain
+from deskprov.problems import CONFIGURATION, RUNTIME, Problem, tell
 from deskprov.settings import Settings, SettingsError
 
 log = logging.getLogger("deskprov")
@@ -49,8 +49,16 @@ def _settings_help() -> str:
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistaken command line told in one line like every operator error (its
+    sub-commands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(CONFIGURATION, f"deskprov: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deskprov", description="Desk-phone provisioning server")
+    parser = _Parser(prog="deskprov", description="Desk-phone provisioning server")
     parser.add_argument("--version", action="version", version=f"deskprov {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="log at debug level, with tracebacks of errors"
@@ -175,12 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        problem = explain(exc, settings)
-        if problem is None:
+        told = tell(exc, settings)
+        if told is None:
             raise
-        log.debug("traceback of the error below", exc_info=exc)
-        print(f"deskprov: {problem.message}", file=sys.stderr)
-        return problem.status
+        return told
 
 
 def _run(args: argparse.Namespace, settings: Settings, debug: bool) -> int:

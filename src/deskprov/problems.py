@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,6 +48,17 @@ def log_failure(
         return
     log.error("%s: %s", doing, problem.message)
     log.debug("%s: traceback", doing, exc_info=exc)
+
+
+def tell(exc: BaseException, settings: Settings | None = None) -> int | None:
+    """An operator's problem told on standard error in one line (its traceback logged at debug
+    level): the exit status; None when ``exc`` is a bug, for the caller to raise again."""
+    problem = explain(exc, settings)
+    if problem is None:
+        return None
+    logging.getLogger("deskprov").debug("traceback of the error below", exc_info=exc)
+    print(f"deskprov: {problem.message}", file=sys.stderr)
+    return problem.status
 
 
 def explain(exc: BaseException, settings: Settings | None = None) -> Problem | None:

@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from multiprocessing.synchronize import Event
 from typing import TYPE_CHECKING
 
 from deskprov import logs
-from deskprov.problems import RUNTIME, explain
+from deskprov.problems import RUNTIME, tell
 from deskprov.settings import Settings
 
 if TYPE_CHECKING:
@@ -191,11 +190,9 @@ def _worker_main(settings: Settings, listeners: Listeners, ready: Event, debug: 
     try:
         server.run(settings, listeners, tls=_tls(settings), on_ready=ready.set)
     except Exception as exc:
-        problem = explain(exc, settings)
-        if problem is None:
+        status = tell(exc, settings)
+        if status is None:
             raise
-        log.debug("traceback", exc_info=exc)
-        print(f"deskprov: {problem.message}", file=sys.stderr)
-        raise SystemExit(problem.status) from None
+        raise SystemExit(status) from None
     finally:
         logging.shutdown()  # (a worker ends with os._exit, which skips atexit: write the logs)

@@ -166,7 +166,7 @@ class Settings(BaseSettings):
         rows = []
         for name, field in cls.model_fields.items():
             default = field.default
-            shown = "unset" if default in (None, "") else str(default)
+            shown = "unset" if default in (None, "", ()) else str(default)
             if isinstance(default, bool):
                 shown = "on" if default else "off"
             rows.append((variable(name), shown, field.description or ""))
