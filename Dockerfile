@@ -6,10 +6,11 @@
 #     -e DESKPROV_PUBLIC_URL=http://prov.example.com:8080 deskprov
 #   docker exec deskprov deskprov org create "Acme"
 #
-# The base: Python 3.11 (the lock file's floor) on Debian 12. BASE may name any image with
-# python3 and its venv module (CI builds on a Debian 12 base it makes with debootstrap); pin it
-# by digest where you build: --build-arg BASE=python:3.11-slim-bookworm@sha256:<digest>.
-ARG BASE=python:3.11-slim-bookworm
+# The base: Python 3.11 (the lock file's floor) on Debian 12, pinned by version and digest (a
+# rebuild of the tag does not change what is built; move both deliberately). BASE may name any
+# image with python3 and its venv module (CI builds on a Debian 12 base it makes with
+# debootstrap, Docker Hub being out of its reach).
+ARG BASE=python:3.11.11-slim-bookworm@sha256:081075da77b2b55c23c088251026fb69a7b2bf92471e491ff5fd75c192fd38e5
 FROM ${BASE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
