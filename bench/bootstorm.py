@@ -241,6 +241,11 @@ def running(
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc
+    except RuntimeError:
+        if log:  # a server that did not come up: say why
+            out.flush()  # type: ignore[union-attr]
+            print(log.read_text()[-3000:], file=sys.stderr)
+        raise
     finally:
         proc.terminate()
         try:
