@@ -96,79 +96,98 @@ def phone_for(vendor: str, n: int, url: str) -> Phone:
     return Phone(vendor, url, f"Fanvil X4U 2.12.1 {mac}", (f"{mac}.cfg",), (f"{mac}.cfg",))
 
 
-async def build(settings: Settings, phones: int, sip_users: int = 0) -> list[Phone]:
+async def build(
+    settings: Settings, phones: int, sip_users: int = 0, accounts: int = 1
+) -> list[Phone]:
     """N phones' data through the real services, in a fresh database; with ``sip_users`` above
     N, that many SIP users in all (the others belong to no phone: the database is bigger, the
-    storm the same)."""
+    storm the same). With ``accounts`` above 1, the phones are dealt out between that many
+    organisations, each with one account (every write of a SIP user derives the registrar's
+    routes from its whole account, so one account of 10,000 took most of an hour to build)."""
     async with offline_deps(settings) as deps:
         sv = Services.build(deps)
-        created = await create_organisation(deps, "Bench")
-        actor = Actor(org_id=created.organisation_id, key_id="bench", role=Role.admin)
-        top = Scope(actor)
-        account = await sv.provider_accounts.create(
-            top, org.ProviderAccountCreate(name="Bench", provider="whippy_phone")
+        numbers = [list(range(a, phones, accounts)) for a in range(accounts)]
+        spares = [list(range(phones + a, sip_users, accounts)) for a in range(accounts)]
+        built: dict[int, Phone] = {}
+        for a in range(accounts):
+            suffix = "" if accounts == 1 else str(a + 1)
+            built.update(await _build_account(sv, deps, suffix, numbers[a], spares[a]))
+        return [built[n] for n in range(phones)]
+
+
+async def _build_account(
+    sv: Services, deps: Any, suffix: str, numbers: list[int], spares: list[int]
+) -> dict[int, Phone]:
+    """One organisation with one whippy_phone account and the phones ``numbers``."""
+    created = await create_organisation(deps, f"Bench{suffix}")
+    actor = Actor(org_id=created.organisation_id, key_id="bench", role=Role.admin)
+    top = Scope(actor)
+    account = await sv.provider_accounts.create(
+        top, org.ProviderAccountCreate(name="Bench", provider="whippy_phone")
+    )
+    scope = Scope(actor, account.id)
+    domain = await sv.sip_domains.create(
+        scope, acc.SipDomainCreate(name="d", prefix=f"bench{suffix}")
+    )
+    cl = await sv.credential_lists.create(scope, acc.CredentialListCreate(name="l"))
+    await sv.credential_attachments.create(
+        scope, acc.CredentialAttachmentCreate(sip_domain_id=domain.id, credential_list_id=cl.id)
+    )
+    queue = await sv.queues.create(top, org.QueueCreate(name="Support", extension="600"))
+    result = {}
+    for i, n in enumerate(numbers):
+        user = await sv.users.create(
+            top, org.UserCreate(name=f"User {n}", email=f"user{n}@bench.example")
         )
-        scope = Scope(actor, account.id)
-        domain = await sv.sip_domains.create(scope, acc.SipDomainCreate(name="d", prefix="bench"))
-        cl = await sv.credential_lists.create(scope, acc.CredentialListCreate(name="l"))
-        await sv.credential_attachments.create(
-            scope, acc.CredentialAttachmentCreate(sip_domain_id=domain.id, credential_list_id=cl.id)
-        )
-        queue = await sv.queues.create(top, org.QueueCreate(name="Support", extension="600"))
-        result = []
-        for n in range(phones):
-            user = await sv.users.create(
-                top, org.UserCreate(name=f"User {n}", email=f"user{n}@bench.example")
-            )
-            sip = await sv.sip_users.create(
-                scope,
-                acc.SipUserCreate(
-                    username=f"u{n}",
-                    password=f"Bench-Passw0rd-{n}",
-                    credential_list_id=cl.id,
-                    user_id=user.id,
-                ),
-            )
-            if n < 4:  # a few account-wide keys: BLF to the first users, a queue, a number
-                await sv.sip_extensions.create(
-                    scope,
-                    acc.SipExtensionCreate(
-                        extension=f"10{n}",
-                        label=f"User {n}",
-                        subtype="start_new_call",
-                        scope="provider_account",
-                        type="memory_key",
-                        position=n + 1,
-                        target=acc.ResourceTarget(type="sip_user", id=sip.id),
-                    ),
-                )
-            vendor = VENDORS[n % 3]
-            url = await sv.provisioning_urls.create(
-                scope,
-                prov.ProvisioningUrlCreate(user_id=user.id, vendor=vendor),  # type: ignore[arg-type]
-            )
-            assert url.url is not None
-            result.append(phone_for(vendor, n, url.url))
-        await sv.sip_extensions.create(
+        sip = await sv.sip_users.create(
             scope,
-            acc.SipExtensionCreate(
-                extension="600",
-                label="Support",
-                subtype="blind_transfer",
-                scope="provider_account",
-                type="memory_key",
-                position=10,
-                target=acc.ResourceTarget(type="queue", id=queue.id),
+            acc.SipUserCreate(
+                username=f"u{n}",
+                password=f"Bench-Passw0rd-{n}",
+                credential_list_id=cl.id,
+                user_id=user.id,
             ),
         )
-        for n in range(phones, sip_users):
-            await sv.sip_users.create(
+        if i < 4:  # a few account-wide keys: BLF to the first users, a queue, a number
+            await sv.sip_extensions.create(
                 scope,
-                acc.SipUserCreate(
-                    username=f"spare{n}", password=f"Spare-Passw0rd-{n}", credential_list_id=cl.id
+                acc.SipExtensionCreate(
+                    extension=f"10{i}",
+                    label=f"User {n}",
+                    subtype="start_new_call",
+                    scope="provider_account",
+                    type="memory_key",
+                    position=i + 1,
+                    target=acc.ResourceTarget(type="sip_user", id=sip.id),
                 ),
             )
-        return result
+        vendor = VENDORS[n % 3]
+        url = await sv.provisioning_urls.create(
+            scope,
+            prov.ProvisioningUrlCreate(user_id=user.id, vendor=vendor),  # type: ignore[arg-type]
+        )
+        assert url.url is not None
+        result[n] = phone_for(vendor, n, url.url)
+    await sv.sip_extensions.create(
+        scope,
+        acc.SipExtensionCreate(
+            extension="600",
+            label="Support",
+            subtype="blind_transfer",
+            scope="provider_account",
+            type="memory_key",
+            position=10,
+            target=acc.ResourceTarget(type="queue", id=queue.id),
+        ),
+    )
+    for n in spares:
+        await sv.sip_users.create(
+            scope,
+            acc.SipUserCreate(
+                username=f"spare{n}", password=f"Spare-Passw0rd-{n}", credential_list_id=cl.id
+            ),
+        )
+    return result
 
 
 # --- servers --------------------------------------------------------------------------------
@@ -505,6 +524,12 @@ def main() -> int:
     parser.add_argument(
         "--sip-users", type=int, default=0, help="SIP users in the database (at least --phones)"
     )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        help="organisations (one account each) sharing the phones",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--duration", type=int, default=10, help="seconds per steady phase")
     parser.add_argument(
@@ -542,7 +567,7 @@ def main() -> int:
                 port=target.port,
             )
             t0 = time.perf_counter()
-            phones[name] = asyncio.run(build(settings, args.phones, args.sip_users))
+            phones[name] = asyncio.run(build(settings, args.phones, args.sip_users, args.accounts))
             builds[name] = round(time.perf_counter() - t0, 1)
             targets.append(target)
         report = measure(args, kind, work, targets, phones)
@@ -655,6 +680,7 @@ def measure(
         }
     report: dict[str, Any] = {
         "phones": args.phones,
+        "accounts": args.accounts,
         "sip_users": max(args.phones, args.sip_users),
         "workers": args.workers,
         "loadgen": kind,

@@ -66,6 +66,7 @@ async def storm_round(deps: Any, phones: list[Phone]) -> dict[str, Any]:
     sv = Services.build(deps)
     service = sv.phone
     renderer = service.renderer
+    renderer.warm()  # (as ``deskprov serve`` does before it listens)
     inner: dict[str, list[float]] = defaultdict(list)
     real_render = renderer.render
     current = [""]

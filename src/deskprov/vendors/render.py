@@ -160,6 +160,15 @@ class Renderer:
 
         return fragment
 
+    def warm(self) -> None:
+        """Compile every template and learn what each reads, now rather than for the first
+        phones of a boot storm (~0.2 s of CPU, a tenth of a 2,000-phone storm); a template that
+        does not compile stops the server at start instead of failing phones."""
+        for vendor, env in self._envs.items():
+            for name in env.list_templates(filter_func=lambda name: name.endswith(".j2")):
+                env.get_template(name)
+                self._template_reads(vendor, name)
+
     @staticmethod
     def _environment(folder: Path, profile: Profile) -> jinja2.Environment:
         env = jinja2.Environment(

@@ -269,7 +269,9 @@ async def _serve(
     tls: LiveTls | None,
     on_ready: Callable[[], None] | None,
 ) -> None:
-    from deskprov.app import create_apps  # (here: the application's handlers import this module)
+    # (here: the application's handlers import this module)
+    from deskprov.app import create_apps
+    from deskprov.appkeys import SERVICES
 
     access_log = logging.getLogger("aiohttp.access")
     if settings.access_log:
@@ -294,6 +296,8 @@ async def _serve(
             )
             await runner.setup()  # (the phones' app first: it opens the database)
             runners.append(runner)
+            if app is apps.phones:
+                app[SERVICES].phone.renderer.warm()
             for sock in sockets:
                 site = web.SockSite(runner, sock, ssl_context=context, backlog=BACKLOG)
                 await site.start()
