@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+from lxml import etree
 from sqlalchemy import func, select
 
 from deskprov.appkeys import BAD_TOKENS, METRICS, SERVICES
@@ -140,6 +141,44 @@ async def test_fanvil_dialect_from_user_agent(
     values = [k.value for k in f.keys if k.type != "0"]
     assert values == ["SIP1", "bob@1/bc", "600@1/a", "900@1/f", "901@1/f"]
     assert (await fetch(client, url, "F0V00X600000.cfg", ua)).status == 404
+
+
+def provisioning_address(vendor: str, body: bytes) -> str:
+    """The URL a file tells its phone to keep provisioning from."""
+    if vendor == "polycom":
+        return phone_parsers.polycom_params(body)["device.prov.serverName"]
+    if vendor == "yealink":
+        return phone_parsers.yealink_cfg(body)["static.auto_provision.server.url"]
+    return str(etree.fromstring(body).findtext("ap/FlashServerIP"))
+
+
+@pytest.mark.parametrize("expires_in", [None, 3600])
+@pytest.mark.parametrize(
+    ("vendor", "name", "ua"),
+    [
+        ("polycom", f"{POLYCOM_MAC}-deskprov.cfg", POLYCOM_UA),
+        ("yealink", "y000000000066.cfg", YEALINK_UA),
+        ("fanvil", f"{FANVIL_MAC}.cfg", FANVIL_UA),
+    ],
+)
+async def test_files_point_the_phone_at_its_own_url(
+    api: Api, client: TestClient, vendor: str, name: str, ua: str, expires_in: int | None
+) -> None:
+    """The address written into a file is the URL's own, whether it comes from the token the
+    phone sent (a first render) or is signed again (a preview, a file rendered for another
+    request of the URL)."""
+    s = await phone_setup(api)
+    made = {} if expires_in is None else {"expires_in": expires_in}
+    fetched, previewed = [
+        await make_url(api, s["pa"], s["user"]["id"], vendor, **made) for _ in "ab"
+    ]
+    resp = await fetch(client, fetched, name, ua)
+    assert resp.status == 200
+    assert provisioning_address(vendor, await resp.read()) == fetched["url"]
+    preview = await api.get(
+        f"/provider-accounts/{s['pa']}/provisioning-urls/{previewed['id']}/preview?file={name}"
+    )
+    assert provisioning_address(vendor, preview["content"].encode()) == previewed["url"]
 
 
 @pytest.mark.parametrize(

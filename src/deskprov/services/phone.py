@@ -198,6 +198,7 @@ class PhoneService:
         cached = self.files.get(key)
         hit = cached is not None
         if cached is None:
+            self._learn_address(url, visit.claims, req.token)
             cached = await self._render(url, visit.profile, rule.template, model, req.filename)
             self.files.put(key, cached)
         if cached.failed is not None:
@@ -424,6 +425,20 @@ class PhoneService:
             return account.settings_for(self.deps.box, url.timezone, self.deps.clock().year)
         except ValueError as exc:  # a zone the time-zone database no longer knows
             raise RenderError(str(exc), field="timezone") from exc
+
+    def _learn_address(self, url: UrlState, claims: tokens.TokenClaims, token: str) -> None:
+        """A token is a pure function of its claims and key: when the phone's token says what
+        the URL's row says, it is the one ``url_of`` would sign, and the first render of each
+        phone in a boot storm need not sign it again."""
+        if (
+            claims.url_id == url.id
+            and claims.org_id == url.org_id
+            and claims.vendor == url.vendor
+            and claims.key_id == url.key_id
+            and claims.expires_at == url.expires_at
+            and self.addresses.get(url.id) is None
+        ):
+            self.addresses.put(url.id, f"{self.deps.settings.public_url}/p/{token}/")
 
     def _address(self, url: UrlState) -> str:
         address = self.addresses.get(url.id)
