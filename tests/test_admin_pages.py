@@ -614,7 +614,8 @@ def test_lists_page_past_500_rows_and_pickers_search(browser: Browser, site: Sit
         nxt = page.locator("nav.pager a[rel=next]")
         if nxt.count() == 0:
             break
-        nxt.click()
+        with page.expect_navigation():  # (read on: not the page being left, nor a blank one)
+            nxt.click()
     assert seen == numbers
     # Sorted backwards, the last one made is first; a search finds one past 500.
     page.goto(f"{site.base}/admin/accounts/{pa}/numbers")

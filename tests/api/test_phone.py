@@ -211,6 +211,26 @@ async def test_etag_304_and_byte_identical(
     assert b"Changed-Passw0rd" in await changed.read()
 
 
+async def test_cached_files_hold_what_phones_of_a_model_share_once(
+    api: Api, client: TestClient
+) -> None:
+    """A T46S file states 16 accounts and 267 keys, most of them the same unused ones in every
+    phone's file: kept once for all of them, ten phones' files weigh far less than ten files."""
+    s = await phone_setup(api)
+    urls = [await make_url(api, s["pa"], s["user"]["id"], "yealink") for _ in range(10)]
+    bodies = []
+    for n, url in enumerate(urls):
+        ua = f"Yealink SIP-T46S 66.86.0.15 80:5e:c0:00:00:{n:02x}"
+        resp = await fetch(client, url, f"805ec00000{n:02x}.cfg", ua)
+        assert resp.status == 200
+        bodies.append(await resp.read())
+        again = await fetch(client, url, f"805ec00000{n:02x}.cfg", ua)  # (from the cache)
+        assert await again.read() == bodies[-1]
+    files = client.app[SERVICES].phone.files
+    assert len(files) == 10
+    assert files.used < 3 * len(bodies[0]), (files.used, len(bodies[0]))  # (joined: 10 x ~14 kB)
+
+
 async def test_files_that_read_no_phone_data_are_rendered_once_for_all(
     api: Api, client: TestClient
 ) -> None:

@@ -42,3 +42,63 @@ class Lru(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class SharingLru(Generic[K, V]):
+    """An LRU bounded by the bytes its values hold, when values share some of them: each value
+    weighs ``weigh(value)`` of its own, and the ``shared(value)`` bytes objects it holds count
+    once, while any value in the cache holds them (rendered files: a fragment such as the
+    unused keys of a model is in every file of that model, held once)."""
+
+    def __init__(
+        self,
+        budget: int,
+        weigh: Callable[[V], int],
+        shared: Callable[[V], tuple[bytes, ...]],
+    ) -> None:
+        self.budget = budget
+        self._weigh = weigh
+        self._shared = shared
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._holders: dict[int, int] = {}  # id of a shared bytes object -> values holding it
+        self._used = 0
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if self._weigh(value) + sum(len(part) for part in self._shared(value)) > self.budget:
+            return
+        if key in self._items:
+            self._drop(key)
+        self._items[key] = value
+        self._used += self._weigh(value)
+        for part in self._shared(value):
+            held = self._holders.get(id(part), 0)
+            self._holders[id(part)] = held + 1
+            if not held:
+                self._used += len(part)
+        while self._used > self.budget:
+            self._drop(next(iter(self._items)))
+
+    def _drop(self, key: K) -> None:
+        value = self._items.pop(key)
+        self._used -= self._weigh(value)
+        for part in self._shared(value):
+            # (the id is this object's while any value holds it: it is alive until then)
+            held = self._holders[id(part)] - 1
+            if held:
+                self._holders[id(part)] = held
+            else:
+                del self._holders[id(part)]
+                self._used -= len(part)
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    def __len__(self) -> int:
+        return len(self._items)

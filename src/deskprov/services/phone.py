@@ -30,7 +30,7 @@ from deskprov.domain.ids import new_id
 from deskprov.security import tokens
 from deskprov.security.redaction import redact
 from deskprov.services.base import Deps
-from deskprov.services.caches import Lru
+from deskprov.services.caches import Lru, SharingLru
 from deskprov.services.device_log import DeviceLog, DeviceNote
 from deskprov.services.phone_data import AccountView, account_view, phone_data
 from deskprov.services.phone_settings import PhoneSettingsService
@@ -85,8 +85,12 @@ def refused(reason: str) -> PhoneAnswer:
     return PhoneAnswer(404, refused=reason)
 
 
-def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def etag_of(*parts: bytes) -> str:
+    """The ETag of the body made of ``parts``."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return '"' + digest.hexdigest()[:32] + '"'
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -101,12 +105,25 @@ def etag_matches(header: str | None, etag: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class CachedFile:
     """A rendered file as it is served: no more (the laid-out config it was rendered from
-    weighed more than the file itself, once per cached file)."""
+    weighed more than the file itself, once per cached file). Kept in its parts (see
+    ``Rendered``): the fragments in it are the same objects in every file of their model or
+    account, held once for all of them."""
 
-    body: bytes
+    parts: tuple[bytes, ...]
     content_type: str
     etag: str
     failed: str | None = None  # the field that could not be written: nothing to serve
+
+    @property
+    def body(self) -> bytes:
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+
+    def own_weight(self) -> int:
+        """Its own bytes (the even parts) and what holding it costs besides."""
+        return sum(len(part) for part in self.parts[::2]) + 512 + 8 * len(self.parts)
+
+    def shared(self) -> tuple[bytes, ...]:
+        return self.parts[1::2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +179,8 @@ class PhoneService:
         self.hot = hot
         self.devices = devices
         self.refusals = refusals
-        self.files: Lru[tuple[object, ...], CachedFile] = Lru(
-            RENDER_CACHE_BYTES, lambda f: len(f.body) + 512
+        self.files: SharingLru[tuple[object, ...], CachedFile] = SharingLru(
+            RENDER_CACHE_BYTES, CachedFile.own_weight, CachedFile.shared
         )
         self.accounts: Lru[tuple[str, int], AccountView] = Lru(ACCOUNT_CACHE_ENTRIES)
         self.reading: dict[tuple[str, int], asyncio.Future[AccountView]] = {}
@@ -398,8 +415,8 @@ class PhoneService:
                 profile.vendor,
                 exc,
             )
-            return CachedFile(b"", profile.content_type, "", failed=exc.field)
-        return CachedFile(rendered.body, rendered.content_type, etag_of(rendered.body))
+            return CachedFile((b"",), profile.content_type, "", failed=exc.field)
+        return CachedFile(rendered.parts, rendered.content_type, etag_of(*rendered.parts))
 
     async def render(
         self, url: UrlState, profile: Profile, template: str, model: Model, *, mask: bool = False

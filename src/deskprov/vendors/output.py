@@ -231,6 +231,13 @@ def _attributes_fragment(text: str) -> frozenset[str] | None:
 def spliced(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> bytes:
     """The file made of ``pieces`` (its own text) with ``fragments[i]`` between ``pieces[i]``
     and ``pieces[i + 1]``: tidied and checked, or ``RenderError``."""
+    return b"".join(spliced_parts(fmt, pieces, fragments))
+
+
+def spliced_parts(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> tuple[bytes, ...]:
+    """``spliced``, in parts: the file's own bytes at even places, and at odd places the
+    fragments' own ``data`` (the very objects, shared by every file that holds them). A file
+    that had to be tidied whole is one part."""
     every = [""] * (2 * len(pieces) - 1)
     every[::2] = pieces
     every[1::2] = [f.edges for f in fragments]
@@ -240,7 +247,7 @@ def spliced(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> bytes:
         every[1::2] = [f.text for f in fragments]
         body = tidy("".join(every)).encode("utf-8")
         check(fmt, body)
-        return body
+        return (body,)
     every[1::2] = [f.stand_in(n) for n, f in enumerate(fragments)]
     skeleton = "".join(every).encode("utf-8")
     if fmt == "cfg":
@@ -250,7 +257,7 @@ def spliced(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> bytes:
     data = [b""] * len(every)
     data[::2] = [piece.encode("utf-8") for piece in pieces]
     data[1::2] = [f.data for f in fragments]
-    return b"".join(data)
+    return tuple(data)
 
 
 def _check_stand_ins(root: etree._Element, fragments: list[Fragment]) -> None:

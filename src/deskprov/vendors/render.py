@@ -18,7 +18,14 @@ from markupsafe import Markup
 
 from deskprov.domain.config import PhoneConfig, PhoneSettings
 from deskprov.domain.rules import FORBIDDEN_TEXT
-from deskprov.vendors.output import Fragment, RenderError, check, make_fragment, spliced, tidy
+from deskprov.vendors.output import (
+    Fragment,
+    RenderError,
+    check,
+    make_fragment,
+    spliced_parts,
+    tidy,
+)
 from deskprov.vendors.profile import Model, Profile
 
 __all__ = ["MASK", "RENDER_NAMES", "RenderError", "Rendered", "Renderer", "cfg_value"]
@@ -99,9 +106,16 @@ RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "setti
 
 @dataclass(frozen=True)
 class Rendered:
-    body: bytes
+    """A file in parts (``output.spliced_parts``: its own bytes at even places, remembered
+    fragments at odd ones), so that a cache of files holds each fragment once for all."""
+
+    parts: tuple[bytes, ...]
     content_type: str
     config: PhoneConfig
+
+    @property
+    def body(self) -> bytes:
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
 
 
 # The mark of a fragment's place in a file while it is made: a character neither format can carry
@@ -248,11 +262,12 @@ class Renderer:
             )
         )
         if used:
-            body = spliced(profile.format, *self._split(text, used))
+            parts = spliced_parts(profile.format, *self._split(text, used))
         else:
             body = tidy(text).encode("utf-8")
             check(profile.format, body)
-        return Rendered(body=body, content_type=profile.content_type, config=config)
+            parts = (body,)
+        return Rendered(parts, profile.content_type, config)
 
     def _split(self, text: str, used: list[Fragment]) -> tuple[list[str], list[Fragment]]:
         """The file's own text around its fragments' marks, and the fragments in that order."""
