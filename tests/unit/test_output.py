@@ -30,7 +30,7 @@ def whole(fmt: Format, pieces: list[str], texts: list[str]) -> bytes | str:
 def joined(fmt: Format, pieces: list[str], texts: list[str]) -> bytes | str:
     fragments = [make_fragment(fmt, text) for text in texts]
     try:
-        return spliced(fmt, pieces, fragments)
+        return b"".join(spliced(fmt, pieces, fragments))
     except RenderError:
         return "refused"
 

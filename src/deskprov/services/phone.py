@@ -34,9 +34,10 @@ from deskprov.services.caches import Lru, SharingLru
 from deskprov.services.device_log import DeviceLog, DeviceNote
 from deskprov.services.phone_data import AccountView, account_view, phone_data
 from deskprov.services.phone_settings import PhoneSettingsService
-from deskprov.services.provisioning_urls import url_of
+from deskprov.services.provisioning_urls import claims_of, url_of, url_with
 from deskprov.services.refusals import Refusal, RefusalLog
 from deskprov.vendors.layout import lay_out
+from deskprov.vendors.output import joined
 from deskprov.vendors.profile import FileMatch, Model, Profile, UserAgent, identify
 from deskprov.vendors.render import Rendered, Renderer, RenderError
 
@@ -116,7 +117,7 @@ class CachedFile:
 
     @property
     def body(self) -> bytes:
-        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        return joined(self.parts)
 
     def own_weight(self) -> int:
         """Its own bytes (the even parts) and what holding it costs besides."""
@@ -444,18 +445,10 @@ class PhoneService:
             raise RenderError(str(exc), field="timezone") from exc
 
     def _learn_address(self, url: UrlState, claims: tokens.TokenClaims, token: str) -> None:
-        """A token is a pure function of its claims and key: when the phone's token says what
-        the URL's row says, it is the one ``url_of`` would sign, and the first render of each
-        phone in a boot storm need not sign it again."""
-        if (
-            claims.url_id == url.id
-            and claims.org_id == url.org_id
-            and claims.vendor == url.vendor
-            and claims.key_id == url.key_id
-            and claims.expires_at == url.expires_at
-            and self.addresses.get(url.id) is None
-        ):
-            self.addresses.put(url.id, f"{self.deps.settings.public_url}/p/{token}/")
+        """When the phone's token says what the URL's row says, it is the one ``url_of`` would
+        sign: the first render of each phone in a boot storm need not sign it again."""
+        if claims == claims_of(url) and self.addresses.get(url.id) is None:
+            self.addresses.put(url.id, url_with(self.deps, token))
 
     def _address(self, url: UrlState) -> str:
         address = self.addresses.get(url.id)

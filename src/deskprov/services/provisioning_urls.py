@@ -43,21 +43,27 @@ class SignedUrl(Protocol):
     def key_id(self) -> str: ...
 
 
-def token_for(row: SignedUrl, keyring: Keys) -> str:
-    return tokens.sign(
-        keyring,
-        tokens.TokenClaims(
-            url_id=row.id,
-            org_id=row.org_id,
-            vendor=row.vendor,
-            expires_at=row.expires_at,
-            key_id=row.key_id,
-        ),
+def claims_of(row: SignedUrl) -> tokens.TokenClaims:
+    """What the URL's token says (a token is a pure function of these and the signing key)."""
+    return tokens.TokenClaims(
+        url_id=row.id,
+        org_id=row.org_id,
+        vendor=row.vendor,
+        expires_at=row.expires_at,
+        key_id=row.key_id,
     )
 
 
+def token_for(row: SignedUrl, keyring: Keys) -> str:
+    return tokens.sign(keyring, claims_of(row))
+
+
+def url_with(deps: Deps, token: str) -> str:
+    return f"{deps.settings.public_url}/p/{token}/"
+
+
 def url_of(deps: Deps, row: SignedUrl) -> str:
-    return f"{deps.settings.public_url}/p/{token_for(row, deps.keyring)}/"
+    return url_with(deps, token_for(row, deps.keyring))
 
 
 def retired_key_message(row: SignedUrl) -> str:

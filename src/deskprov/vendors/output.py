@@ -228,16 +228,11 @@ def _attributes_fragment(text: str) -> frozenset[str] | None:
     return names
 
 
-def spliced(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> bytes:
+def spliced(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> tuple[bytes, ...]:
     """The file made of ``pieces`` (its own text) with ``fragments[i]`` between ``pieces[i]``
-    and ``pieces[i + 1]``: tidied and checked, or ``RenderError``."""
-    return b"".join(spliced_parts(fmt, pieces, fragments))
-
-
-def spliced_parts(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> tuple[bytes, ...]:
-    """``spliced``, in parts: the file's own bytes at even places, and at odd places the
-    fragments' own ``data`` (the very objects, shared by every file that holds them). A file
-    that had to be tidied whole is one part."""
+    and ``pieces[i + 1]``, tidied and checked (or ``RenderError``), in parts: the file's own
+    bytes at even places, and at odd places the fragments' own ``data`` (the very objects,
+    shared by every file that holds them). A file that had to be tidied whole is one part."""
     every = [""] * (2 * len(pieces) - 1)
     every[::2] = pieces
     every[1::2] = [f.edges for f in fragments]
@@ -291,3 +286,8 @@ def _check_stand_ins(root: etree._Element, fragments: list[Fragment]) -> None:
 
 # The elements holding a stand-in of attributes.
 _HOLDERS = etree.XPath(f"//*[@*[starts-with(name(), '{_STAND_IN}')]]")
+
+
+def joined(parts: tuple[bytes, ...]) -> bytes:
+    """The body a file's parts make."""
+    return parts[0] if len(parts) == 1 else b"".join(parts)

@@ -22,8 +22,9 @@ from deskprov.vendors.output import (
     Fragment,
     RenderError,
     check,
+    joined,
     make_fragment,
-    spliced_parts,
+    spliced,
     tidy,
 )
 from deskprov.vendors.profile import Model, Profile
@@ -106,7 +107,7 @@ RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "setti
 
 @dataclass(frozen=True)
 class Rendered:
-    """A file in parts (``output.spliced_parts``: its own bytes at even places, remembered
+    """A file in parts (``output.spliced``: its own bytes at even places, remembered
     fragments at odd ones), so that a cache of files holds each fragment once for all."""
 
     parts: tuple[bytes, ...]
@@ -115,7 +116,7 @@ class Rendered:
 
     @property
     def body(self) -> bytes:
-        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        return joined(self.parts)
 
 
 # The mark of a fragment's place in a file while it is made: a character neither format can carry
@@ -262,7 +263,7 @@ class Renderer:
             )
         )
         if used:
-            parts = spliced_parts(profile.format, *self._split(text, used))
+            parts = spliced(profile.format, *self._split(text, used))
         else:
             body = tidy(text).encode("utf-8")
             check(profile.format, body)
