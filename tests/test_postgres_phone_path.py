@@ -8,7 +8,9 @@ PostgreSQL only: these run on the suite's PostgreSQL run (DESKPROV_TEST_POSTGRES
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from tests import databases, phone_parsers
 from tests.api.test_phone import YEALINK_MAC, YEALINK_UA, expect_refused, fetch
 from tests.conftest import Api
 from tests.factories import make_url, phone_setup
-from tests.test_cli import run
+from tests.test_cli import free_port, run
 from tests.test_two_servers import two_servers
 
 pytestmark = [
@@ -138,3 +140,26 @@ async def test_a_lost_notification_connection_drops_what_was_kept_and_recovers(
     await until(
         lambda: getattr(hot.kept_state(api.org_id, unbound["id"]), "mac", None) == "805ec0000077"
     )
+
+
+def test_commands_and_servers_refuse_a_database_not_migrated(tmp_path: Path) -> None:
+    """On PostgreSQL only ``deskprov db upgrade`` migrates: every other command, and a server,
+    says so on an empty database (and writes nothing: no key file)."""
+    name = f"deskprov_test_{uuid.uuid4().hex[:12]}"
+    databases.run_sync(databases._admin(f"CREATE DATABASE {name}"))
+    url = databases._named(name)
+    try:
+        env = {
+            **os.environ,
+            "DESKPROV_DATABASE_URL": url,
+            "DESKPROV_KEY_FILE": str(tmp_path / "keys"),
+            "DESKPROV_PORT": str(free_port()),
+        }
+        for args in (["org", "create", "Acme"], ["keys", "list"], ["serve"]):
+            done = run(args, env, tmp_path)
+            assert done.returncode != 0, args
+            assert "is empty; this version needs revision" in done.stderr, (args, done.stderr)
+            assert "deskprov db upgrade" in done.stderr
+        assert not (tmp_path / "keys").exists()
+    finally:
+        databases.drop(url)

@@ -21,12 +21,11 @@ from deskprov.appkeys import (
     SERVICES,
     SETTINGS,
 )
-from deskprov.db import migrate
-from deskprov.db.engine import Database, check_writable, make_engine, unwritable_as_error
 from deskprov.security.keyring import Keys, LiveKeys
 from deskprov.security.secretbox import SecretBox
 from deskprov.services.base import Clock, Deps, utc_now
 from deskprov.services.keyfile import open_key_file
+from deskprov.services.offline import offline_db
 from deskprov.services.registry import Services
 from deskprov.settings import Settings
 from deskprov.web import api, hooks, ops, phone
@@ -133,44 +132,37 @@ async def _services(
     app: web.Application, *, clock: Clock, keyring: Keys | None
 ) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    db = Database(make_engine(settings.database_url))
     services: Services | None = None
     try:
-        async with unwritable_as_error(db):
-            if settings.is_sqlite:
-                await migrate.upgrade(db.engine)
-            else:
-                await migrate.require_current(db.engine)
-        await check_writable(db)
-        if keyring is None:  # (a missing key file is refused when the database needs it)
-            await open_key_file(db, settings.key_file)
-            keyring = LiveKeys(settings.key_file)
-        app[KEYRING] = keyring
-        async with aiohttp.ClientSession() as http:
-            deps = Deps(
-                db=db,
-                box=SecretBox(keyring),
-                settings=settings,
-                clock=clock,
-                http=http,
-                keyring=keyring,
-            )
-            services = Services.build(deps)
-            app[SERVICES] = services
-            recorders = [
-                asyncio.create_task(services.phone.devices.run()),
-                asyncio.create_task(services.phone.refusals.run()),
-            ]
-            try:
-                yield
-            finally:
-                for recorder in recorders:
-                    recorder.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await recorder
-                await services.phone.devices.flush()
-                await services.phone.refusals.flush()
+        async with offline_db(settings) as db:
+            if keyring is None:  # (a missing key file is refused when the database needs it)
+                await open_key_file(db, settings.key_file)
+                keyring = LiveKeys(settings.key_file)
+            app[KEYRING] = keyring
+            async with aiohttp.ClientSession() as http:
+                deps = Deps(
+                    db=db,
+                    box=SecretBox(keyring),
+                    settings=settings,
+                    clock=clock,
+                    http=http,
+                    keyring=keyring,
+                )
+                services = Services.build(deps)
+                app[SERVICES] = services
+                recorders = [
+                    asyncio.create_task(services.phone.devices.run()),
+                    asyncio.create_task(services.phone.refusals.run()),
+                ]
+                try:
+                    yield
+                finally:
+                    for recorder in recorders:
+                        recorder.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await recorder
+                    await services.phone.devices.flush()
+                    await services.phone.refusals.flush()
     finally:
-        await db.close()
-        if services is not None:  # last: see SqliteHotStore.close
+        if services is not None:  # last, after the database: see SqliteHotStore.close
             await services.phone.hot.close()

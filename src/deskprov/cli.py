@@ -468,7 +468,6 @@ async def _kamailio_config(settings: Settings, args: argparse.Namespace) -> int:
     """The kamailio.cfg on standard output; what was done for it on standard error."""
     from pathlib import Path
 
-    from deskprov.db import migrate
     from deskprov.registrar import config as kc
     from deskprov.registrar.sync import sync_all
     from deskprov.services.offline import offline_deps
@@ -480,10 +479,6 @@ async def _kamailio_config(settings: Settings, args: argparse.Namespace) -> int:
         if args.db_url and not re.match(r"^postgres://[^\s\"]+$", args.db_url):
             raise kc.ConfigError("--db-url must look like postgres://user:pass@host:port/db")
         async with offline_deps(settings) as deps:
-            if not await migrate.is_current(deps.db.engine):
-                raise kc.ConfigError(
-                    "the database schema is not current: run `deskprov db upgrade`"
-                )
             changed = await sync_all(deps.db, deps.box, settings.whippy_sip_suffix)
             if settings.is_sqlite:
                 db = kc.sqlite_db(settings.database_url)

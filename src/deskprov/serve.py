@@ -62,14 +62,9 @@ async def _prepare(settings: Settings) -> None:
     """What the workers must not race to do: an SQLite schema brought up to date, a missing
     key file made (when the database allows: ``services.keyfile``); a PostgreSQL schema is
     only checked (``deskprov db upgrade`` migrates it)."""
-    from deskprov.db import migrate
-    from deskprov.services.keyfile import open_key_file
-    from deskprov.services.offline import offline_db
+    from deskprov.services.offline import offline_key_file
 
-    async with offline_db(settings) as db:
-        if not settings.is_sqlite:
-            await migrate.require_current(db.engine)
-        await open_key_file(db, settings.key_file)
+    await offline_key_file(settings)
 
 
 @dataclass

@@ -16,12 +16,15 @@ from deskprov.settings import Settings
 
 @asynccontextmanager
 async def offline_db(settings: Settings) -> AsyncIterator[Database]:
-    """The database (an SQLite one brought up to date first)."""
+    """The database: an SQLite one brought up to date first, a PostgreSQL one required to be
+    (``deskprov db upgrade`` migrates it, never a server or another command)."""
     db = Database(make_engine(settings.database_url))
     try:
         async with unwritable_as_error(db):
             if settings.is_sqlite:
                 await migrate.upgrade(db.engine)
+            else:
+                await migrate.require_current(db.engine)
         await check_writable(db)
         yield db
     finally:
