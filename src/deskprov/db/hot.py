@@ -297,7 +297,9 @@ class SqliteHotStore:
                     for item in batch:
                         if not item.done.done():  # (its request may have been cancelled)
                             item.done.set_exception(exc)
-                    raise
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue  # (the binds queued meanwhile are tried: none is left waiting)
                 for item, mac in zip(batch, bound, strict=True):
                     if not item.done.done():
                         item.done.set_result(mac)
