@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from deskprov import __version__, logs
 from deskprov.problems import CONFIGURATION, RUNTIME, Problem, tell
-from deskprov.settings import Settings, SettingsError
+from deskprov.settings import Settings, SettingsError, is_wildcard
 
 log = logging.getLogger("deskprov")
 
@@ -221,7 +221,7 @@ def _healthcheck(settings: Settings) -> int:
     import ssl
     import urllib.request
 
-    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = "127.0.0.1" if is_wildcard(settings.host) else settings.host.strip("[]")
     host = f"[{host}]" if ":" in host else host
     url = f"{'https' if settings.tls else 'http'}://{host}:{settings.port}/healthz"
     context = ssl._create_unverified_context() if settings.tls else None  # (our own listener)

@@ -232,7 +232,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL with a host name")
         if parts.query or parts.fragment or parts.username is not None:
             raise ValueError("must have no user name, query or fragment")
-        if _is_wildcard(parts.hostname):
+        if is_wildcard(parts.hostname):
             raise ValueError(
                 f"names the wildcard address {parts.hostname}: give the name or address "
                 "phones reach this server at"
@@ -296,14 +296,14 @@ class Settings(BaseSettings):
             )
         if self.admin_port == self.port and (
             self.admin_listen_host == self.host
-            or _is_wildcard(self.host)
-            or _is_wildcard(self.admin_listen_host)
+            or is_wildcard(self.host)
+            or is_wildcard(self.admin_listen_host)
         ):
             problems.append(
                 f"{variable('admin_port')} is the phones' port: give the admin listener another "
                 f"port, or unset it to serve everything on {self.host}:{self.port}"
             )
-        if not self.public_url and _is_wildcard(self.host):
+        if not self.public_url and is_wildcard(self.host):
             problems.append(
                 f"{variable('public_url')} must be set when {variable('host')} is {self.host} "
                 "(phones cannot reach a wildcard address): the URL phones reach this server at, "
@@ -371,7 +371,8 @@ def _problems(error: Any) -> list[str]:
     return [f"{variable(where)}: {message[0].lower()}{message[1:]}{shown}"]
 
 
-def _is_wildcard(host: str) -> bool:
+def is_wildcard(host: str) -> bool:
+    """Whether ``host`` means every address (``DESKPROV_HOST``'s forms of it)."""
     return host in WILDCARDS or host == ""
 
 

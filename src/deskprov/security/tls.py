@@ -46,7 +46,7 @@ class LiveTls:
         self._cert, self._key = cert, key
         self._current = load_context(cert, key)
         self._stamp: tuple[tuple[int, int, int], ...] | None = self._stat()
-        self.context = load_context(cert, key)
+        self.context = self._current  # (later loads reach connections through the callback)
         self.context.sni_callback = self._choose
 
     def _choose(self, connection: ssl.SSLObject, _name: str | None, _ctx: ssl.SSLContext) -> None:
