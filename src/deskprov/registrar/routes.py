@@ -31,12 +31,11 @@ from deskprov.db.models import (
     TeamMember,
 )
 from deskprov.domain.routing import Decision
-from deskprov.registrar.tables import KamailioCaller, KamailioRoute
+from deskprov.registrar.tables import PROVIDER, KamailioCaller, KamailioRoute
 
 if TYPE_CHECKING:
     from deskprov.services.routing.plan import RoutingPlan
 
-PROVIDER = "whippy_phone"
 FROM_PHONES = "phone"  # calls from the account's SIP users
 FROM_GATEWAY = "gateway"  # calls from the PSTN gateway to the account's numbers
 REASON_MAX = 160

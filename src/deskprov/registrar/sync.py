@@ -27,12 +27,11 @@ from deskprov.db.engine import Database
 from deskprov.db.models import CredentialAttachment, ProviderAccount, SipDomain, SipUser
 from deskprov.providers.base import provider_for
 from deskprov.registrar import routes
-from deskprov.registrar.tables import KamailioSubscriber
+from deskprov.registrar.tables import PROVIDER, KamailioSubscriber
 from deskprov.security.secretbox import SecretBox, sip_password_binding
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "whippy_phone"  # the provider whose SIP domains our Kamailio serves
 
 # Changes that can alter a subscriber row. Deleting a domain or a list is refused while an
 # attachment or a SIP user uses it, and their PATCH changes names only: neither matters here.

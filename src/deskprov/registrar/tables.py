@@ -18,6 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deskprov.db.models import ID, Base
 
+PROVIDER = "whippy_phone"  # the provider whose SIP domains our Kamailio serves
+
 SUBSCRIBER = "kamailio_subscriber"
 VERSION = "kamailio_version"
 ROUTE = "kamailio_route"

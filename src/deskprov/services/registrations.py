@@ -10,8 +10,7 @@ from sqlalchemy import and_, select
 
 from deskprov.db.models import ProviderAccount, ProvisioningUrl, SipUser
 from deskprov.registrar.rpc import KamailioRpc, RegistrarUnreachable, Registration
-from deskprov.registrar.sync import PROVIDER
-from deskprov.registrar.tables import KamailioSubscriber
+from deskprov.registrar.tables import PROVIDER, KamailioSubscriber
 from deskprov.schemas.account import RegistrationView, SipUserView
 from deskprov.schemas.organisation import DeviceView
 from deskprov.services.base import Deps, Scope, iso_or_none
