@@ -12,6 +12,7 @@ import pytest
 
 from deskprov.domain.config import Line, MemoryKey, PhoneData, PhoneSettings
 from deskprov.domain.timezones import zone_rules
+from deskprov.vendors import render as render_module
 from deskprov.vendors.layout import lay_out
 from deskprov.vendors.profile import load_profiles, templates_root
 from deskprov.vendors.render import Renderer
@@ -307,3 +308,27 @@ def test_a_fanvil_model_with_dashes_renders_a_valid_comment() -> None:
     for model in ("X--Evil", "X-", "A--->B"):
         body = render("fanvil", model, "{dialect}.xml.j2")
         assert phone_parsers.fanvil(body).lines[1].user == "alice"
+
+
+def test_fragments_in_use_stay_the_same_objects_when_others_come_and_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Phones with keys of their own each make a fragment of their keys; past the fragments'
+    budget the least recently used go, not the ones every T46S file uses (which would be made
+    again as new objects, and held again by the cache of rendered files)."""
+    monkeypatch.setattr(render_module, "FRAGMENT_BYTES", 30_000)
+    renderer = Renderer(templates_root(), load_profiles())
+    profile = renderer.profiles["yealink"]
+    model = profile.model("T46S")
+
+    def parts(n: int) -> tuple[bytes, ...]:
+        keys = (MemoryKey(str(1000 + n), f"Key {n}", "speed_dial", str(1000 + n), f"ex_{n}"),)
+        config = lay_out("yealink", model, PhoneData(DATA.lines, keys, 1), "0015654c4c26")
+        return renderer.render(profile, "mac.cfg.j2", model, config, URL, SETTINGS).parts
+
+    first = parts(0)
+    for n in range(1, 300):  # (each its own keys: far past the budget)
+        again = parts(n)
+        shared = {id(p) for p in first[1::2]} & {id(p) for p in again[1::2]}
+        assert shared, n  # the unused accounts and keys, the settings: the same objects
+    assert b"".join(parts(0)) == b"".join(first)

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from deskprov.domain.config import PhoneConfig, PhoneSettings
 from deskprov.domain.rules import FORBIDDEN_TEXT
+from deskprov.services.caches import Lru
 from deskprov.vendors.output import (
     Fragment,
     RenderError,
@@ -96,10 +97,13 @@ def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings 
             raise RenderError(f"{name} {problem}", field=name)
 
 
-# Remembered fragments per vendor: at most this many, holding at most this many bytes (a
-# fragment of personal keys is one phone's own and can reach ~20 kB with expansion modules).
-FRAGMENTS = 4096
+# Remembered fragments per vendor, least recently used forgotten first: at most this many bytes,
+# each fragment weighing its bytes and FRAGMENT_COST more (so at most 4,096 small ones). A
+# fragment of personal keys is one phone's own and can reach ~20 kB with expansion modules; the
+# shared ones (a model's unused slots, an account's settings) stay while phones use them, and
+# stay the same objects, which the cache of rendered files holds once (``SharingLru``).
 FRAGMENT_BYTES = 8 * 1024 * 1024
+FRAGMENT_COST = 2048
 
 # What a template is given to render.
 RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "settings"})
@@ -145,8 +149,9 @@ class Renderer:
         per phone in a boot storm. What the file gets is a mark, replaced by the fragment when
         the file is finished (see ``output.spliced``)."""
         env, profile = self._envs[vendor], self.profiles[vendor]
-        made: dict[tuple[object, ...], Fragment] = {}
-        held = 0  # bytes of the fragments in ``made``
+        made: Lru[tuple[object, ...], Fragment] = Lru(
+            FRAGMENT_BYTES, lambda f: len(f.data) + FRAGMENT_COST
+        )
         mark = _MARK + self._nonce
 
         @jinja2.pass_context
@@ -157,19 +162,15 @@ class Renderer:
             reads = self._template_reads(vendor, name)
             settings = context.get("settings") if "settings" in reads else None
             key = (name, tuple(sorted(numbers.items())), settings)
-            nonlocal held
             found = made.get(key)
             if found is None:
                 if reads - {"codes", "settings"}:
                     raise RenderError(f"{name}: a fragment reads only codes and settings")
-                if len(made) >= FRAGMENTS or held >= FRAGMENT_BYTES:
-                    made.clear()
-                    held = 0
                 text = env.get_template(name).render(
                     codes=profile.codes, settings=settings, **numbers
                 )
-                found = made[key] = make_fragment(profile.format, text)
-                held += len(found.data)
+                found = make_fragment(profile.format, text)
+                made.put(key, found)
             used.append(found)
             return Markup(f"{mark}{len(used) - 1}{_MARK}")
 
