@@ -5,10 +5,22 @@ fragment where its kind cannot stand)."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
+import jinja2
 import pytest
 
-from deskprov.vendors.output import Format, RenderError, check, make_fragment, spliced, tidy
+from deskprov.vendors.output import (
+    STAND_IN,
+    Format,
+    RenderError,
+    check,
+    make_fragment,
+    spliced,
+    tag_of,
+    tidy,
+)
+from deskprov.vendors.render import _TemplateLoader
 
 XML = '<?xml version="1.0" encoding="UTF-8"?>\n'
 CFG = "#!version:1.0.0.1\n"
@@ -115,3 +127,33 @@ def test_never_served_otherwise_than_whole() -> None:
             served += 1
             assert ours == whole("xml", [before, after], [text]), (before, text, after)
     assert served > 10  # (the pairings do exercise the served case)
+
+
+def tagged(pieces: list[str], texts: list[str]) -> str:
+    fragments = [make_fragment("xml", text) for text in texts]  # (new objects each time)
+    return tag_of(spliced("xml", pieces, fragments), fragments)
+
+
+def test_the_tag_follows_every_byte_and_only_the_bytes() -> None:
+    """The same file made again (new fragment objects, as after a restart) has the same tag, so
+    phones keep their 304s; a change in the file's own text or in a fragment changes it."""
+    pieces, texts = [XML + "<r>\n  <a/>", "\n</r>\n"], ["\n  <b/>"]
+    first = tagged(pieces, texts)
+    assert first == tagged(pieces, texts)
+    assert first != tagged([XML + "<r>\n  <A/>", "\n</r>\n"], texts)
+    assert first != tagged(pieces, ["\n  <c/>"])
+    # (own bytes moved across a fragment: the lengths keep the parts apart)
+    assert tagged([XML + "<r>\n  <a/>", "<x/>\n</r>\n"], texts) != tagged(
+        [XML + "<r>\n  <a/><x/>", "\n</r>\n"], texts
+    )
+
+
+def test_no_template_may_hold_the_stand_ins_prefix(tmp_path: Path) -> None:
+    """A template writing a stand-in by hand could pass for a fragment where the file's check
+    looks for one: it is refused when it is loaded."""
+    (tmp_path / "x.xml.j2").write_text(f'<r {STAND_IN}0=""/>\n')
+    (tmp_path / "ok.xml.j2").write_text("<r/>\n")
+    env = jinja2.Environment(loader=_TemplateLoader(tmp_path))
+    assert env.get_template("ok.xml.j2").render() == "<r/>"
+    with pytest.raises(RenderError, match=STAND_IN):
+        env.get_template("x.xml.j2")

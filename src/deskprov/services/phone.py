@@ -16,7 +16,6 @@ no phone data is cached once for every URL that asks for it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,14 +83,6 @@ NOT_SERVED = PhoneAnswer(404)
 
 def refused(reason: str) -> PhoneAnswer:
     return PhoneAnswer(404, refused=reason)
-
-
-def etag_of(*parts: bytes) -> str:
-    """The ETag of the body made of ``parts``."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part)
-    return '"' + digest.hexdigest()[:32] + '"'
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -417,7 +408,7 @@ class PhoneService:
                 exc,
             )
             return CachedFile((b"",), profile.content_type, "", failed=exc.field)
-        return CachedFile(rendered.parts, rendered.content_type, etag_of(*rendered.parts))
+        return CachedFile(rendered.parts, rendered.content_type, rendered.etag)
 
     async def render(
         self, url: UrlState, profile: Profile, template: str, model: Model, *, mask: bool = False

@@ -13,7 +13,9 @@ fragment that fits none of the kinds stands in for itself: it is checked in plac
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,9 +77,17 @@ def _parser() -> etree.XMLParser:
     )
 
 
+# One parser per thread, made once (a parser may be reused, not shared between threads; making
+# one cost a sixth of a file's check).
+_PARSERS = threading.local()
+
+
 def _parse(body: bytes) -> etree._Element:
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = _parser()
     try:
-        return etree.fromstring(body, parser=_parser())
+        return etree.fromstring(body, parser=parser)
     except etree.XMLSyntaxError as exc:
         raise RenderError(f"rendered XML does not parse: {exc}") from exc
 
@@ -127,11 +137,11 @@ def check(fmt: Format, body: bytes) -> None:
 Kind = Literal["itself", "elements", "attributes", "lines"]
 
 # What stands for a fragment where the file is checked (``{n}``: its place among the file's
-# fragments), by kind.
-_STAND_IN = "deskprov-fragment-"
+# fragments), by kind. No template may hold the prefix (``STAND_IN``).
+STAND_IN = "deskprov-fragment-"
 _STAND_INS = {
-    "elements": "<" + _STAND_IN + "{n}/>",
-    "attributes": " " + _STAND_IN + '{n}=""',
+    "elements": "<" + STAND_IN + "{n}/>",
+    "attributes": " " + STAND_IN + '{n}=""',
     "lines": "\n#",
 }
 
@@ -165,6 +175,7 @@ class Fragment:
     kind: Kind
     edges: str
     names: frozenset[str] = frozenset()
+    digest: bytes = b""  # SHA-256 of ``data`` (see ``tag_of``)
 
     def stand_in(self, n: int) -> str:
         return self.text if self.kind == "itself" else _STAND_INS[self.kind].format(n=n)
@@ -186,7 +197,8 @@ def make_fragment(fmt: Format, rendered: str) -> Fragment:
             found = _attributes_fragment(text)
             if found is not None:
                 kind, names = "attributes", found
-    return Fragment(text, text.encode("utf-8"), kind, edges, names)
+    data = text.encode("utf-8")
+    return Fragment(text, data, kind, edges, names, hashlib.sha256(data).digest())
 
 
 def _lines_fragment(text: str) -> bool:
@@ -223,7 +235,7 @@ def _attributes_fragment(text: str) -> frozenset[str] | None:
     if element.tag != "r":
         return None
     names = frozenset(str(name) for name in element.attrib)
-    if any("{" in name or name.startswith(_STAND_IN) for name in names):
+    if any("{" in name or name.startswith(STAND_IN) for name in names):
         return None
     return names
 
@@ -256,36 +268,61 @@ def spliced(fmt: Format, pieces: list[str], fragments: list[Fragment]) -> tuple[
 
 
 def _check_stand_ins(root: etree._Element, fragments: list[Fragment]) -> None:
-    """Every stand-in where its fragment's kind says it must be (see ``Fragment``)."""
-    elements = {_STAND_IN + str(n) for n, f in enumerate(fragments) if f.kind == "elements"}
+    """Every stand-in where its fragment's kind says it must be (see ``Fragment``). (No template
+    may hold the stand-ins' prefix, see ``STAND_IN``, and a value cannot make an element or an
+    attribute name: the stand-ins found are the ones put in.)"""
+    elements = {STAND_IN + str(n) for n, f in enumerate(fragments) if f.kind == "elements"}
     if elements:
         found = [element.tag for element in root.iter(*elements)]
         if root.tag in elements or len(found) != len(elements) or set(found) != elements:
             raise RenderError("a fragment of elements is not among an element's content")
-    attributes = {_STAND_IN + str(n) for n, f in enumerate(fragments) if f.kind == "attributes"}
+    attributes = tuple(n for n, f in enumerate(fragments) if f.kind == "attributes")
     if not attributes:
         return
-    placed: list[str] = []
-    for holder in _HOLDERS(root):  # (one pass for every stand-in of attributes)
-        seen: set[str] = set()
+    placed = 0
+    for holder in _holders(attributes)(root):
+        own: list[str] = []
+        held: list[frozenset[str]] = []  # (a fragment of unused keys holds ~200 names)
         for name in holder.attrib:
-            name = str(name)
-            if name.startswith(_STAND_IN):
-                if name not in attributes:
-                    raise RenderError("the file holds a stray fragment mark")
-                placed.append(name)
-                names = fragments[int(name.removeprefix(_STAND_IN))].names
+            if name.startswith(STAND_IN):
+                held.append(fragments[int(name[len(STAND_IN) :])].names)
             else:
-                names = frozenset((name,))
-            if seen & names:
+                own.append(name)
+        placed += len(held)
+        for n, names in enumerate(held):
+            if not names.isdisjoint(own) or any(not names.isdisjoint(o) for o in held[n + 1 :]):
                 raise RenderError("a fragment's attributes are already on the element")
-            seen |= names
-    if len(placed) != len(attributes) or set(placed) != attributes:
+    if placed != len(attributes):
         raise RenderError("a fragment of attributes is not among an element's attributes")
 
 
-# The elements holding a stand-in of attributes.
-_HOLDERS = etree.XPath(f"//*[@*[starts-with(name(), '{_STAND_IN}')]]")
+# The elements holding the stand-ins of attributes at these places among a file's fragments, by
+# name (a name test is a fifth of what matching every attribute's name against the prefix cost).
+_HOLDERS: dict[tuple[int, ...], etree.XPath] = {}
+
+
+def _holders(places: tuple[int, ...]) -> etree.XPath:
+    found = _HOLDERS.get(places)
+    if found is None:
+        if len(_HOLDERS) > 256:  # (a template's places are few; bounded all the same)
+            _HOLDERS.clear()
+        names = " or ".join(f"@{STAND_IN}{n}" for n in places)
+        found = _HOLDERS[places] = etree.XPath(f"//*[{names}]")
+    return found
+
+
+def tag_of(parts: tuple[bytes, ...], fragments: list[Fragment]) -> str:
+    """A strong validator (ETag) of the file made of ``parts`` (as ``spliced`` makes them;
+    ``fragments``: those at odd places, none for a file of one part): SHA-256 over its own bytes,
+    each after its length, and its fragments' digests, made once with each fragment. Files whose
+    bytes differ get different tags; a T46S file of 14 kB hashes its own ~0.7 kB."""
+    digest = hashlib.sha256()
+    for n, part in enumerate(parts[::2]):
+        digest.update(b"%d:" % len(part))
+        digest.update(part)
+        if n < len(fragments):
+            digest.update(fragments[n].digest)
+    return '"' + digest.hexdigest()[:32] + '"'
 
 
 def joined(parts: tuple[bytes, ...]) -> bytes:

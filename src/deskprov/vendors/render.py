@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,12 +20,14 @@ from deskprov.domain.config import PhoneConfig, PhoneSettings
 from deskprov.domain.rules import FORBIDDEN_TEXT
 from deskprov.services.caches import Lru
 from deskprov.vendors.output import (
+    STAND_IN,
     Fragment,
     RenderError,
     check,
     joined,
     make_fragment,
     spliced,
+    tag_of,
     tidy,
 )
 from deskprov.vendors.profile import Model, Profile
@@ -91,7 +93,16 @@ def _values(config: PhoneConfig, settings: PhoneSettings | None) -> Iterator[tup
 
 def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings | None) -> None:
     """Refuse, naming the field, a value the vendor's format cannot carry as it is."""
-    for name, value, secret in _values(config, settings):
+    fields = list(_values(config, settings))
+    # (One search over every value, joined by a space that either format carries: the usual
+    # case. Only a file that fails is gone through field by field, to name the field.)
+    unfit = _NOT_XML if profile.format == "xml" else _NOT_CFG
+    if not unfit.search(" ".join([value for _, value, _ in fields])) and (
+        profile.format == "xml"
+        or all(value == value.strip(" \t") for _, value, secret in fields if secret)
+    ):
+        return
+    for name, value, secret in fields:
         problem = _value_problem(profile.format, value, secret=secret)
         if problem is not None:
             raise RenderError(f"{name} {problem}", field=name)
@@ -105,6 +116,11 @@ def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings 
 FRAGMENT_BYTES = 8 * 1024 * 1024
 FRAGMENT_COST = 2048
 
+
+def _fragment_weight(fragment: Fragment) -> int:
+    return len(fragment.data) + FRAGMENT_COST
+
+
 # What a template is given to render.
 RENDER_NAMES = frozenset({"config", "codes", "model", "provisioning_url", "settings"})
 
@@ -117,6 +133,7 @@ class Rendered:
     parts: tuple[bytes, ...]
     content_type: str
     config: PhoneConfig
+    etag: str  # (``output.tag_of``)
 
     @property
     def body(self) -> bytes:
@@ -127,9 +144,6 @@ class Rendered:
 # (nothing else puts it there; a stray one fails the file), this process's nonce and a number.
 _MARK = "\x00"
 
-# Where a phone's file keeps the fragments it uses while it is rendered (a template variable).
-_USED = "_fragments"
-
 
 class Renderer:
     def __init__(self, root: Path, profiles: dict[str, Profile]) -> None:
@@ -137,44 +151,56 @@ class Renderer:
         self._envs = {vendor: self._environment(root / vendor, p) for vendor, p in profiles.items()}
         self._reads: dict[tuple[str, str], frozenset[str]] = {}
         self._nonce = secrets.token_hex(8) + ":"
-        for vendor, env in self._envs.items():
-            env.globals["fragment"] = self._fragments(vendor)
+        self._models: dict[tuple[str, str], SimpleNamespace] = {}
+        self._made: dict[str, Lru[tuple[object, ...], Fragment]] = {
+            vendor: Lru(FRAGMENT_BYTES, _fragment_weight) for vendor in profiles
+        }
+        for env in self._envs.values():
+            env.globals["fragment"] = _no_fragment
 
-    def _fragments(self, vendor: str) -> Any:
-        """``fragment(name, **numbers)``: another template of the vendor rendered with the
-        profile's ``codes``, the file's ``settings`` if it reads them, and those numbers only;
-        made (tidied and checked) once and remembered. A file states every slot of its model,
-        and the unused ones (accounts 3 to 16, keys 7 to 267 ...) read the same for every phone
-        of the model, as the settings do for every phone of the account: written once, not once
-        per phone in a boot storm. What the file gets is a mark, replaced by the fragment when
-        the file is finished (see ``output.spliced``)."""
-        env, profile = self._envs[vendor], self.profiles[vendor]
-        made: Lru[tuple[object, ...], Fragment] = Lru(
-            FRAGMENT_BYTES, lambda f: len(f.data) + FRAGMENT_COST
-        )
+    def _fragment_for(
+        self, vendor: str, settings: PhoneSettings | None, used: list[Fragment]
+    ) -> Callable[..., Markup]:
+        """``fragment(name, **numbers)`` for one phone's file: another template of the vendor
+        rendered with the profile's ``codes``, the file's ``settings`` if it reads them, and
+        those numbers only; made (tidied and checked) once and remembered. A file states every
+        slot of its model, and the unused ones (accounts 3 to 16, keys 7 to 267 ...) read the same
+        for every phone of the model, as the settings do for every phone of the account: written
+        once, not once per phone in a boot storm. What the file gets is a mark, replaced by the
+        fragment when the file is finished (see ``output.spliced``), and the fragment goes into
+        ``used``. (A plain function, given to the template: one jinja passed its context would
+        get a new context for every call inside a loop.)"""
+        env, codes, made = self._envs[vendor], self.profiles[vendor].codes, self._made[vendor]
+        fmt = self.profiles[vendor].format
         mark = _MARK + self._nonce
 
-        @jinja2.pass_context
-        def fragment(context: jinja2.runtime.Context, name: str, **numbers: int | str) -> Markup:
-            used: list[Fragment] | None = context.get(_USED)
-            if used is None:
-                raise RenderError(f"{name}: fragments are for phones' files, not for fragments")
+        def fragment(name: str, **numbers: object) -> Markup:
             reads = self._template_reads(vendor, name)
-            settings = context.get("settings") if "settings" in reads else None
-            key = (name, tuple(sorted(numbers.items())), settings)
+            wanted = settings if "settings" in reads else None
+            key = (name, tuple(sorted(numbers.items())), wanted)
             found = made.get(key)
             if found is None:
                 if reads - {"codes", "settings"}:
                     raise RenderError(f"{name}: a fragment reads only codes and settings")
-                text = env.get_template(name).render(
-                    codes=profile.codes, settings=settings, **numbers
-                )
-                found = make_fragment(profile.format, text)
+                text = env.get_template(name).render(codes=codes, settings=wanted, **numbers)
+                found = make_fragment(fmt, text)
                 made.put(key, found)
             used.append(found)
             return Markup(f"{mark}{len(used) - 1}{_MARK}")
 
         return fragment
+
+    def _model_view(self, vendor: str, model: Model) -> SimpleNamespace:
+        """What a template sees of ``model``: its row and the profile's extra settings for it,
+        made once per model row of the profile. (Any other model, such as one a user agent
+        names, or the default row under the default model's name, is made each time.)"""
+        if self.profiles[vendor].models.get(model.name) is not model:
+            return SimpleNamespace(**{**model.extra, **model.__dict__})
+        key = (vendor, model.name)
+        found = self._models.get(key)
+        if found is None:
+            found = self._models[key] = SimpleNamespace(**{**model.extra, **model.__dict__})
+        return found
 
     def warm(self) -> None:
         """Compile every template and learn what each reads, now rather than for the first
@@ -188,7 +214,7 @@ class Renderer:
     @staticmethod
     def _environment(folder: Path, profile: Profile) -> jinja2.Environment:
         env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(folder),
+            loader=_TemplateLoader(folder),
             undefined=jinja2.StrictUndefined,
             autoescape=lambda name: bool(name and name.endswith(".xml.j2")),
             keep_trailing_newline=True,
@@ -257,19 +283,23 @@ class Renderer:
             .render(
                 config=config,
                 codes=profile.codes,
-                model=SimpleNamespace(**{**model.extra, **model.__dict__}),
+                model=self._model_view(profile.vendor, model),
                 provisioning_url=provisioning_url,
                 settings=settings,
-                **{_USED: used},
+                fragment=self._fragment_for(profile.vendor, settings, used),
             )
         )
+        fragments: list[Fragment] = []
         if used:
-            parts = spliced(profile.format, *self._split(text, used))
+            pieces, fragments = self._split(text, used)
+            parts = spliced(profile.format, pieces, fragments)
+            if len(parts) == 1:
+                fragments = []  # (tidied whole)
         else:
             body = tidy(text).encode("utf-8")
             check(profile.format, body)
             parts = (body,)
-        return Rendered(parts, profile.content_type, config)
+        return Rendered(parts, profile.content_type, config, tag_of(parts, fragments))
 
     def _split(self, text: str, used: list[Fragment]) -> tuple[list[str], list[Fragment]]:
         """The file's own text around its fragments' marks, and the fragments in that order."""
@@ -286,6 +316,24 @@ class Renderer:
             if len(parts) % 2:
                 return parts[::2], fragments
         raise RenderError("the file holds a control character")
+
+
+def _no_fragment(name: str, **_numbers: object) -> Markup:
+    """``fragment`` where a fragment is rendered: fragments hold no fragments."""
+    raise RenderError(f"{name}: fragments are for phones' files, not for fragments")
+
+
+class _TemplateLoader(jinja2.FileSystemLoader):
+    """Refuses a template that holds the prefix of the stand-ins a file is checked with
+    (``output.STAND_IN``): one written by hand could pass for a fragment's."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if STAND_IN in source:
+            raise RenderError(f"{template} holds {STAND_IN!r}, which is kept for fragments")
+        return source, filename, uptodate
 
 
 def _masked(config: PhoneConfig) -> PhoneConfig:
