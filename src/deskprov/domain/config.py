@@ -45,6 +45,14 @@ class MemoryKey:
     kind: KeyKind
     dial: str  # what the key dials: the target SIP user's username for BLF, else the extension
     source_id: str  # the sip_extension id, for reports
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = (self.extension, self.label, self.kind, self.dial, self.source_id)
+        object.__setattr__(self, "_hash", hash(values))
+
+    def __hash__(self) -> int:  # (see PlacedKey)
+        return self._hash
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,16 @@ class PlacedKey:
     number: int  # 1-based position on the phone's own keys, after the line keys
     module: int | None = None  # expansion module (1-based) when the key is on one
     module_key: int | None = None  # 1-based key on that module
+    # Hashed once: a phone's keys are looked up by value among the remembered layouts and
+    # fragments for every file of a boot storm (a dataclass hashes its fields at every call).
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        values = (self.key, self.number, self.module, self.module_key)
+        object.__setattr__(self, "_hash", hash(values))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True)
