@@ -70,13 +70,14 @@ class SharingLru(Generic[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
-        if self._weigh(value) + sum(len(part) for part in self._shared(value)) > self.budget:
+        own, shared = self._weigh(value), self._shared(value)
+        if own + sum(map(len, shared)) > self.budget:
             return
         if key in self._items:
             self._drop(key)
         self._items[key] = value
-        self._used += self._weigh(value)
-        for part in self._shared(value):
+        self._used += own
+        for part in shared:
             held = self._holders.get(id(part), 0)
             self._holders[id(part)] = held + 1
             if not held:

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from deskprov.domain.mac import normalise_mac
@@ -66,7 +67,7 @@ class Profile:
     files: tuple[FileRule, ...]
     user_agents: tuple[re.Pattern[str], ...]
     samples: tuple[dict[str, str], ...]
-    codes: dict[str, Any]
+    codes: Codes
     models: dict[str, Model]
     model_strip: str = ""
     model_space: str = " "
@@ -117,6 +118,22 @@ class Profile:
         return Model(**{**base.__dict__, "name": name or self.default_model})
 
 
+class Codes(SimpleNamespace):
+    """A profile's ``[codes]`` (tables within as Codes too), read by templates as ``codes.blf``
+    or ``codes[kind]``. Attributes, because jinja looks a name up as an attribute first: on a
+    dict that lookup failed, and raised and caught an exception, for every code in every file."""
+
+    @classmethod
+    def of(cls, table: dict[str, Any]) -> Codes:
+        return cls(**{k: cls.of(v) if isinstance(v, dict) else v for k, v in table.items()})
+
+    def __getitem__(self, key: str) -> Any:
+        return self.__dict__[key]
+
+    def get(self, key: str, default: Any = None) -> Any:  # (codes.old_language.get(tag, 0))
+        return self.__dict__.get(key, default)
+
+
 def _printable(text: str) -> str:
     """A user agent's piece without what no file or database may hold (control characters,
     surrogates from undecodable bytes, non-characters)."""
@@ -164,7 +181,7 @@ def load_profile(folder: Path) -> Profile:
         files=rules,
         user_agents=tuple(re.compile(u["pattern"], re.IGNORECASE) for u in data["user_agents"]),
         samples=tuple(s for u in data["user_agents"] for s in u.get("samples", [])),
-        codes=dict(data.get("codes", {})),
+        codes=Codes.of(data.get("codes", {})),
         models=models,
         model_strip=data.get("model_strip", ""),
         model_space=data.get("model_space", " "),

@@ -14,7 +14,6 @@ from typing import Any
 import jinja2
 import jinja2.meta
 import jinja2.nodes
-from markupsafe import Markup
 
 from deskprov.domain.config import PhoneConfig, PhoneSettings
 from deskprov.domain.rules import FORBIDDEN_TEXT
@@ -96,8 +95,11 @@ def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings 
     fields = list(_values(config, settings))
     # (One search over every value, joined by a space that either format carries: the usual
     # case. Only a file that fails is gone through field by field, to name the field.)
+    # (Printable ASCII is what every value usually is, and fits both: two scans in C.)
+    joined = " ".join([value for _, value, _ in fields])
     unfit = _NOT_XML if profile.format == "xml" else _NOT_CFG
-    if not unfit.search(" ".join([value for _, value, _ in fields])) and (
+    fits = (joined.isascii() and joined.isprintable()) or not unfit.search(joined)
+    if fits and (
         profile.format == "xml"
         or all(value == value.strip(" \t") for _, value, secret in fields if secret)
     ):
@@ -160,7 +162,7 @@ class Renderer:
 
     def _fragment_for(
         self, vendor: str, settings: PhoneSettings | None, used: list[Fragment]
-    ) -> Callable[..., Markup]:
+    ) -> Callable[..., str]:
         """``fragment(name, **numbers)`` for one phone's file: another template of the vendor
         rendered with the profile's ``codes``, the file's ``settings`` if it reads them, and
         those numbers only; made (tidied and checked) once and remembered. A file states every
@@ -174,7 +176,7 @@ class Renderer:
         fmt = self.profiles[vendor].format
         mark = _MARK + self._nonce
 
-        def fragment(name: str, **numbers: object) -> Markup:
+        def fragment(name: str, **numbers: object) -> str:
             reads = self._template_reads(vendor, name)
             wanted = settings if "settings" in reads else None
             key = (name, tuple(sorted(numbers.items())), wanted)
@@ -186,7 +188,7 @@ class Renderer:
                 found = make_fragment(fmt, text)
                 made.put(key, found)
             used.append(found)
-            return Markup(f"{mark}{len(used) - 1}{_MARK}")
+            return f"{mark}{len(used) - 1}{_MARK}"  # (nothing in it to escape)
 
         return fragment
 
@@ -318,7 +320,7 @@ class Renderer:
         raise RenderError("the file holds a control character")
 
 
-def _no_fragment(name: str, **_numbers: object) -> Markup:
+def _no_fragment(name: str, **_numbers: object) -> str:
     """``fragment`` where a fragment is rendered: fragments hold no fragments."""
     raise RenderError(f"{name}: fragments are for phones' files, not for fragments")
 
