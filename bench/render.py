@@ -79,12 +79,7 @@ async def storm_round(deps: Any, phones: list[Phone]) -> dict[str, Any]:
             inner[current[0]].append(time.process_time() - t0)
 
     renderer.render = timed_render  # type: ignore[method-assign]
-    requests = []
-    for phone in phones:
-        token = phone.url.rstrip("/").rsplit("/", 1)[1]
-        for name in phone.files:
-            request = PhoneRequest(token, name, phone.user_agent, "127.0.0.1")
-            requests.append((kind_of(phone.vendor, name), request))
+    requests = storm_requests(phones)
     per_kind: dict[str, list[float]] = defaultdict(list)
     gc.collect()
     start = time.process_time()
@@ -121,24 +116,44 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    work = args.keep or Path(tempfile.mkdtemp(prefix="deskprov-render-bench-"))
+async def phones_in(work: Path, count: int) -> tuple[Settings, list[Phone]]:
+    """The settings of a database of ``count`` phones in ``work``, and the phones: built there,
+    or read back when an earlier run built them (--keep: the same phones again)."""
     work.mkdir(parents=True, exist_ok=True)
-    base = "http://127.0.0.1:8080"
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{work}/bench.db",
         key_file=work / "bench.keys",
-        public_url=base,
+        public_url="http://127.0.0.1:8080",
     )
     saved = work / "phones.json"
-    if saved.exists():  # (built by an earlier run with --keep: the same phones again)
+    if saved.exists():
         phones = [
             Phone(*(tuple(v) if isinstance(v, list) else v for v in p))
             for p in json.loads(saved.read_text())
         ]
     else:
-        phones = await build(settings, args.phones)
+        phones = await build(settings, count)
         saved.write_text(json.dumps([astuple(p) for p in phones]))
+    return settings, phones
+
+
+def storm_requests(phones: list[Phone]) -> list[tuple[str, PhoneRequest]]:
+    """Every file of every phone's boot sequence, once, with its kind (see ``kind_of``)."""
+    return [
+        (
+            kind_of(phone.vendor, name),
+            PhoneRequest(
+                phone.url.rstrip("/").rsplit("/", 1)[1], name, phone.user_agent, "127.0.0.1"
+            ),
+        )
+        for phone in phones
+        for name in phone.files
+    ]
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    work = args.keep or Path(tempfile.mkdtemp(prefix="deskprov-render-bench-"))
+    settings, phones = await phones_in(work, args.phones)
     gc.set_threshold(50_000, 20, 100)  # as ``deskprov serve``
     rounds = []
     async with offline_deps(settings) as deps:

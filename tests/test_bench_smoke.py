@@ -55,3 +55,18 @@ def test_benchmark_runs_and_reports_ratios() -> None:
         assert len(versus["steady"]["ratios"]) == 2 and versus["peak_rss"] > 0
     else:
         assert "versus_sqlite" not in report
+
+
+def test_the_instruction_count_plays_the_storm_it_counts(tmp_path: Path) -> None:
+    """What bench/instructions.py runs under callgrind (callgrind itself is not on every
+    machine): the storm played twice, every file of every phone answered each time."""
+    script = BENCH.parent / "instructions.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--play", "2", "--phones", "6", "--keep", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"requests": 12}
+    assert (tmp_path / "phones.json").exists()  # (built once, kept for the counted runs)
