@@ -146,6 +146,11 @@ def test_the_tag_follows_every_byte_and_only_the_bytes() -> None:
     assert tagged([XML + "<r>\n  <a/>", "<x/>\n</r>\n"], texts) != tagged(
         [XML + "<r>\n  <a/><x/>", "\n</r>\n"], texts
     )
+    # (a file tidied whole is one part: tagged by its bytes, whatever fragments went into it)
+    whole_pieces = [XML + "<r>\n\n", "</r>\n"]
+    fragments = [make_fragment("xml", "  <b/>")]
+    parts = spliced("xml", whole_pieces, fragments)
+    assert len(parts) == 1 and tag_of(parts, fragments) == tag_of(parts, [])
 
 
 def test_no_template_may_hold_the_stand_ins_prefix(tmp_path: Path) -> None:

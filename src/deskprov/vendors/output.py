@@ -174,8 +174,8 @@ class Fragment:
     data: bytes  # ``text`` as UTF-8
     kind: Kind
     edges: str
+    digest: bytes  # SHA-256 of ``data`` (see ``tag_of``)
     names: frozenset[str] = frozenset()
-    digest: bytes = b""  # SHA-256 of ``data`` (see ``tag_of``)
 
     def stand_in(self, n: int) -> str:
         return self.text if self.kind == "itself" else _STAND_INS[self.kind].format(n=n)
@@ -198,7 +198,7 @@ def make_fragment(fmt: Format, rendered: str) -> Fragment:
             if found is not None:
                 kind, names = "attributes", found
     data = text.encode("utf-8")
-    return Fragment(text, data, kind, edges, names, hashlib.sha256(data).digest())
+    return Fragment(text, data, kind, edges, hashlib.sha256(data).digest(), names)
 
 
 def _lines_fragment(text: str) -> bool:
@@ -312,14 +312,15 @@ def _holders(places: tuple[int, ...]) -> etree.XPath:
 
 
 def tag_of(parts: tuple[bytes, ...], fragments: list[Fragment]) -> str:
-    """A strong validator (ETag) of the file made of ``parts`` (as ``spliced`` makes them;
-    ``fragments``: those at odd places, none for a file of one part): SHA-256 over its own bytes,
-    each after its length, and its fragments' digests, made once with each fragment. Files whose
-    bytes differ get different tags; a T46S file of 14 kB hashes its own ~0.7 kB."""
-    hashed = [b""] * (3 * len(fragments) + 2)
+    """A strong validator (ETag) of the file ``spliced`` made of ``fragments``: SHA-256 over
+    its own bytes (the even parts), each after its length, and the digests of the fragments at
+    the odd parts, made once with each fragment (none when the file was tidied whole, in one
+    part). Files whose bytes differ get different tags; a T46S file of 14 kB hashes ~0.7 kB."""
+    digests = [fragment.digest for fragment in fragments[: len(parts) // 2]]
+    hashed = [b""] * (3 * len(digests) + 2)
     hashed[0::3] = [b"%d:" % len(part) for part in parts[::2]]
     hashed[1::3] = parts[::2]
-    hashed[2::3] = [fragment.digest for fragment in fragments]
+    hashed[2::3] = digests
     return '"' + hashlib.sha256(b"".join(hashed)).hexdigest()[:32] + '"'
 
 

@@ -93,9 +93,9 @@ def _values(config: PhoneConfig, settings: PhoneSettings | None) -> Iterator[tup
 def check_values(profile: Profile, config: PhoneConfig, settings: PhoneSettings | None) -> None:
     """Refuse, naming the field, a value the vendor's format cannot carry as it is."""
     fields = list(_values(config, settings))
-    # (One search over every value, joined by a space that either format carries: the usual
-    # case. Only a file that fails is gone through field by field, to name the field.)
-    # (Printable ASCII is what every value usually is, and fits both: two scans in C.)
+    # (All values at once, joined by a space that either format carries: printable ASCII, what
+    # values usually are, fits both and is told by two scans in C. Only a file that fails is
+    # gone through field by field, to name the field.)
     joined = " ".join([value for _, value, _ in fields])
     unfit = _NOT_XML if profile.format == "xml" else _NOT_CFG
     fits = (joined.isascii() and joined.isprintable()) or not unfit.search(joined)
@@ -304,8 +304,6 @@ class Renderer:
         if used:
             pieces, fragments = self._split(text, used)
             parts = spliced(profile.format, pieces, fragments)
-            if len(parts) == 1:
-                fragments = []  # (tidied whole)
         else:
             body = tidy(text).encode("utf-8")
             check(profile.format, body)
